@@ -1,0 +1,750 @@
+// Strict RFC 8259 JSON parser for configuration (Istio delivers WasmPlugin pluginConfig as
+// compact JSON), plus ConfigReader, which validates a parsed document and collects every problem
+// with its field path. Config time only: this allocates freely and never runs per request.
+//
+// Strictness beyond the RFC's "MUST"s, chosen because configs are machine-written and a
+// silently-misread policy is worse than a rejected one:
+//   - duplicate object keys are an error (RFC 8259 only says names "SHOULD be unique");
+//   - escaped lone surrogates (\ud800 without a low half) are an error: they cannot be UTF-8;
+//   - the input must be well-formed UTF-8 (RFC 8259 section 8.1); a leading BOM is an error;
+//   - nesting deeper than maxDepth (default 64) is an error instead of a stack overflow.
+// Errors carry the byte offset where parsing stopped and a message naming what was expected.
+
+import { utf8SequenceAt } from "./bytes";
+
+export enum JsonKind {
+  Null = 0,
+  Bool = 1,
+  Number = 2,
+  String = 3,
+  Array = 4,
+  Object = 5,
+}
+
+export class JsonValue {
+  kind: JsonKind = JsonKind.Null;
+  bool: bool = false;
+  /** Numeric value (nearest f64) for numbers. */
+  num: f64 = 0;
+  /** Decoded value for strings; the exact source text for numbers (e.g. "1e3", "-0"). */
+  text: string = "";
+  /** Array elements. */
+  items: JsonValue[] = [];
+  /** Object keys in document order, parallel to `values`. */
+  keys: string[] = [];
+  values: JsonValue[] = [];
+  /** Byte offset of the value's first byte in the source document. */
+  offset: i32 = 0;
+
+  constructor(kind: JsonKind, offset: i32) {
+    this.kind = kind;
+    this.offset = offset;
+  }
+
+  isNull(): bool { return this.kind == JsonKind.Null; }
+  isBool(): bool { return this.kind == JsonKind.Bool; }
+  isNumber(): bool { return this.kind == JsonKind.Number; }
+  isString(): bool { return this.kind == JsonKind.String; }
+  isArray(): bool { return this.kind == JsonKind.Array; }
+  isObject(): bool { return this.kind == JsonKind.Object; }
+
+  /** Member `key` of an object, or null (also null for non-objects). Linear: configs are small. */
+  get(key: string): JsonValue | null {
+    if (this.kind != JsonKind.Object) return null;
+    for (let i = 0; i < this.keys.length; i++) {
+      if (this.keys[i] == key) return this.values[i];
+    }
+    return null;
+  }
+
+  has(key: string): bool {
+    return this.get(key) != null;
+  }
+
+  /** Element i of an array, or null. */
+  at(i: i32): JsonValue | null {
+    if (this.kind != JsonKind.Array || i < 0 || i >= this.items.length) return null;
+    return this.items[i];
+  }
+
+  /** Element/member count for arrays/objects, 0 otherwise. */
+  get length(): i32 {
+    if (this.kind == JsonKind.Array) return this.items.length;
+    if (this.kind == JsonKind.Object) return this.keys.length;
+    return 0;
+  }
+
+  /**
+   * True when the number was written as an integer (no fraction or exponent) and fits i64.
+   * `1.0` and `1e2` are not integers: callers that insist on integers reject them.
+   */
+  isInteger(): bool {
+    return this.kind == JsonKind.Number && parseIntegerText(this.text, INTEGER_SCRATCH);
+  }
+
+  /** The integer value when isInteger(), else 0. */
+  intValue(): i64 {
+    if (this.kind != JsonKind.Number || !parseIntegerText(this.text, INTEGER_SCRATCH)) return 0;
+    return unchecked(INTEGER_SCRATCH[0]);
+  }
+
+  /** A short name of the kind for error messages ("string", "array", ...). */
+  kindName(): string {
+    return kindName(this.kind);
+  }
+}
+
+const INTEGER_SCRATCH = new StaticArray<i64>(1);
+
+export function kindName(kind: JsonKind): string {
+  switch (kind) {
+    case JsonKind.Null: return "null";
+    case JsonKind.Bool: return "boolean";
+    case JsonKind.Number: return "number";
+    case JsonKind.String: return "string";
+    case JsonKind.Array: return "array";
+    default: return "object";
+  }
+}
+
+// Parses "-?digits" into out[0] without overflow; false for anything else.
+function parseIntegerText(text: string, out: StaticArray<i64>): bool {
+  const n = text.length;
+  if (n == 0) return false;
+  let i = 0;
+  const neg = text.charCodeAt(0) == 0x2d;
+  if (neg) i = 1;
+  if (i >= n) return false;
+  // Accumulate negatively so i64.MIN_VALUE is representable.
+  let v: i64 = 0;
+  for (; i < n; i++) {
+    const d = <i64>(text.charCodeAt(i) - 0x30);
+    if (d < 0 || d > 9) return false;
+    if (v < (i64.MIN_VALUE + d) / 10) return false;
+    v = v * 10 - d;
+  }
+  if (!neg) {
+    if (v == i64.MIN_VALUE) return false;
+    v = -v;
+  }
+  unchecked((out[0] = v));
+  return true;
+}
+
+export class JsonParseResult {
+  value: JsonValue | null = null;
+  /** Empty on success. */
+  error: string = "";
+  /** Byte offset of the error (or -1 on success). */
+  offset: i32 = -1;
+
+  get ok(): bool {
+    return this.value != null;
+  }
+
+  /** "offset 12: expected ':' after object key" style summary, "" on success. */
+  describe(): string {
+    if (this.value != null) return "";
+    return "invalid JSON at byte " + this.offset.toString() + ": " + this.error;
+  }
+}
+
+export const DEFAULT_MAX_DEPTH: i32 = 64;
+// The recursive descent uses AssemblyScript's shadow stack (32 KiB with the incremental runtime);
+// overflowing it aborts the module, so the depth is capped well inside it.
+export const MAX_DEPTH_LIMIT: i32 = 128;
+
+/** Parses a UTF-8 JSON document. Never traps; errors are reported in the result. */
+export function parseJson(src: ArrayBuffer, maxDepth: i32 = DEFAULT_MAX_DEPTH): JsonParseResult {
+  const p = new Parser(src, maxDepth);
+  const res = new JsonParseResult();
+  p.skipWs();
+  const v = p.parseValue(0);
+  if (v != null && p.err.length == 0) {
+    p.skipWs();
+    if (p.pos < p.len) p.fail("unexpected data after the JSON value");
+  }
+  if (p.err.length > 0 || v == null) {
+    res.error = p.err.length > 0 ? p.err : "invalid JSON";
+    res.offset = p.errPos;
+    return res;
+  }
+  res.value = v;
+  return res;
+}
+
+/** parseJson over the UTF-8 encoding of s (specs, host-provided strings). */
+export function parseJsonString(s: string, maxDepth: i32 = DEFAULT_MAX_DEPTH): JsonParseResult {
+  return parseJson(String.UTF8.encode(s), maxDepth);
+}
+
+class Parser {
+  p: usize;
+  len: i32;
+  pos: i32 = 0;
+  maxDepth: i32;
+  err: string = "";
+  errPos: i32 = -1;
+  src: ArrayBuffer;
+
+  constructor(src: ArrayBuffer, maxDepth: i32) {
+    this.src = src;
+    this.p = changetype<usize>(src);
+    this.len = src.byteLength;
+    // Recursion uses the wasm stack; cap the depth so a caller cannot ask for an overflow.
+    this.maxDepth = maxDepth < 1 ? 1 : maxDepth > MAX_DEPTH_LIMIT ? MAX_DEPTH_LIMIT : maxDepth;
+  }
+
+  fail(msg: string): void {
+    if (this.err.length == 0) {
+      this.err = msg;
+      this.errPos = this.pos;
+    }
+  }
+
+  failAt(pos: i32, msg: string): void {
+    if (this.err.length == 0) {
+      this.err = msg;
+      this.errPos = pos;
+    }
+  }
+
+  peek(): i32 {
+    return this.pos < this.len ? <i32>load<u8>(this.p + <usize>this.pos) : -1;
+  }
+
+  skipWs(): void {
+    while (this.pos < this.len) {
+      const c = load<u8>(this.p + <usize>this.pos);
+      if (c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d) this.pos++;
+      else break;
+    }
+  }
+
+  describeByte(c: i32): string {
+    if (c < 0) return "end of input";
+    if (c >= 0x21 && c < 0x7f) return "'" + String.fromCharCode(c) + "'";
+    return "byte 0x" + (c < 16 ? "0" : "") + c.toString(16);
+  }
+
+  parseValue(depth: i32): JsonValue | null {
+    const c = this.peek();
+    const start = this.pos;
+    if (c == 0x7b || c == 0x5b) {
+      if (depth >= this.maxDepth) {
+        this.fail("nesting deeper than " + this.maxDepth.toString() + " levels");
+        return null;
+      }
+      return c == 0x7b ? this.parseObject(depth + 1) : this.parseArray(depth + 1);
+    }
+    if (c == 0x22) {
+      const s = this.parseString();
+      if (s == null) return null;
+      const v = new JsonValue(JsonKind.String, start);
+      v.text = s;
+      return v;
+    }
+    if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return this.parseNumber();
+    if (c == 0x74) return this.literal("true", JsonKind.Bool, true);
+    if (c == 0x66) return this.literal("false", JsonKind.Bool, false);
+    if (c == 0x6e) return this.literal("null", JsonKind.Null, false);
+    if (c == 0xef && this.pos == 0) {
+      this.fail("byte order mark is not allowed");
+      return null;
+    }
+    this.fail("expected a JSON value, found " + this.describeByte(c));
+    return null;
+  }
+
+  literal(word: string, kind: JsonKind, b: bool): JsonValue | null {
+    const start = this.pos;
+    const n = word.length;
+    for (let i = 0; i < n; i++) {
+      if (this.peek() != word.charCodeAt(i)) {
+        this.fail("invalid literal, expected '" + word + "'");
+        return null;
+      }
+      this.pos++;
+    }
+    const v = new JsonValue(kind, start);
+    v.bool = b;
+    return v;
+  }
+
+  parseNumber(): JsonValue | null {
+    const start = this.pos;
+    if (this.peek() == 0x2d) this.pos++;
+    let c = this.peek();
+    if (c == 0x30) {
+      this.pos++;
+      c = this.peek();
+      if (c >= 0x30 && c <= 0x39) {
+        this.fail("leading zeros are not allowed in numbers");
+        return null;
+      }
+    } else if (c >= 0x31 && c <= 0x39) {
+      while ((c = this.peek()) >= 0x30 && c <= 0x39) this.pos++;
+    } else {
+      this.fail("expected a digit, found " + this.describeByte(c));
+      return null;
+    }
+    if (this.peek() == 0x2e) {
+      this.pos++;
+      if (!this.digits()) return null;
+    }
+    c = this.peek();
+    if (c == 0x65 || c == 0x45) {
+      this.pos++;
+      c = this.peek();
+      if (c == 0x2b || c == 0x2d) this.pos++;
+      if (!this.digits()) return null;
+    }
+    const v = new JsonValue(JsonKind.Number, start);
+    // Numbers are ASCII, so decoding the source range is exact.
+    v.text = String.UTF8.decodeUnsafe(this.p + <usize>start, <usize>(this.pos - start));
+    v.num = parseFloat(v.text);
+    return v;
+  }
+
+  digits(): bool {
+    let c = this.peek();
+    if (!(c >= 0x30 && c <= 0x39)) {
+      this.fail("expected a digit, found " + this.describeByte(c));
+      return false;
+    }
+    while ((c = this.peek()) >= 0x30 && c <= 0x39) this.pos++;
+    return true;
+  }
+
+  hex4(): i32 {
+    if (this.pos + 4 > this.len) {
+      this.fail("truncated \\u escape");
+      return -1;
+    }
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      const c = <i32>load<u8>(this.p + <usize>(this.pos + i));
+      let d: i32;
+      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+      else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
+      else if (c >= 0x41 && c <= 0x46) d = c - 0x41 + 10;
+      else {
+        this.failAt(this.pos + i, "invalid hex digit in \\u escape");
+        return -1;
+      }
+      v = (v << 4) | d;
+    }
+    this.pos += 4;
+    return v;
+  }
+
+  // Decodes a string token; pos is at the opening quote.
+  parseString(): string | null {
+    const open = this.pos;
+    this.pos++;
+    let out = "";
+    let runStart = this.pos;
+    while (true) {
+      if (this.pos >= this.len) {
+        this.failAt(open, "unterminated string");
+        return null;
+      }
+      const c = <i32>load<u8>(this.p + <usize>this.pos);
+      if (c == 0x22) {
+        out += String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(this.pos - runStart));
+        this.pos++;
+        return out;
+      }
+      if (c < 0x20) {
+        this.fail("control character " + this.describeByte(c) + " must be escaped in strings");
+        return null;
+      }
+      if (c == 0x5c) {
+        out += String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(this.pos - runStart));
+        const escPos = this.pos;
+        this.pos++;
+        const e = this.peek();
+        this.pos++;
+        if (e == 0x22) out += "\"";
+        else if (e == 0x5c) out += "\\";
+        else if (e == 0x2f) out += "/";
+        else if (e == 0x62) out += "\b";
+        else if (e == 0x66) out += "\f";
+        else if (e == 0x6e) out += "\n";
+        else if (e == 0x72) out += "\r";
+        else if (e == 0x74) out += "\t";
+        else if (e == 0x75) {
+          const u = this.hex4();
+          if (u < 0) return null;
+          if (u >= 0xdc00 && u <= 0xdfff) {
+            this.failAt(escPos, "unpaired low surrogate in \\u escape");
+            return null;
+          }
+          if (u >= 0xd800 && u <= 0xdbff) {
+            if (this.peek() != 0x5c || this.pos + 1 >= this.len || load<u8>(this.p + <usize>(this.pos + 1)) != 0x75) {
+              this.failAt(escPos, "unpaired high surrogate in \\u escape");
+              return null;
+            }
+            this.pos += 2;
+            const lo = this.hex4();
+            if (lo < 0) return null;
+            if (lo < 0xdc00 || lo > 0xdfff) {
+              this.failAt(escPos, "unpaired high surrogate in \\u escape");
+              return null;
+            }
+            out += String.fromCharCode(u, lo);
+          } else {
+            out += String.fromCharCode(u);
+          }
+        } else {
+          this.failAt(escPos, "invalid escape sequence");
+          return null;
+        }
+        runStart = this.pos;
+        continue;
+      }
+      if (c >= 0x80) {
+        const n = utf8SequenceAt(this.p, this.pos, this.len);
+        if (n < 0) {
+          this.fail("invalid UTF-8 in string");
+          return null;
+        }
+        this.pos += n;
+        continue;
+      }
+      this.pos++;
+    }
+  }
+
+  parseArray(depth: i32): JsonValue | null {
+    const v = new JsonValue(JsonKind.Array, this.pos);
+    this.pos++;
+    this.skipWs();
+    if (this.peek() == 0x5d) {
+      this.pos++;
+      return v;
+    }
+    while (true) {
+      this.skipWs();
+      const item = this.parseValue(depth);
+      if (item == null) return null;
+      v.items.push(item);
+      this.skipWs();
+      const c = this.peek();
+      if (c == 0x2c) {
+        this.pos++;
+        continue;
+      }
+      if (c == 0x5d) {
+        this.pos++;
+        return v;
+      }
+      this.fail("expected ',' or ']' in array, found " + this.describeByte(c));
+      return null;
+    }
+  }
+
+  parseObject(depth: i32): JsonValue | null {
+    const v = new JsonValue(JsonKind.Object, this.pos);
+    this.pos++;
+    this.skipWs();
+    if (this.peek() == 0x7d) {
+      this.pos++;
+      return v;
+    }
+    while (true) {
+      this.skipWs();
+      const keyPos = this.pos;
+      if (this.peek() != 0x22) {
+        this.fail("expected a string object key, found " + this.describeByte(this.peek()));
+        return null;
+      }
+      const key = this.parseString();
+      if (key == null) return null;
+      for (let i = 0; i < v.keys.length; i++) {
+        if (v.keys[i] == key) {
+          this.failAt(keyPos, "duplicate object key " + jsonQuote(key));
+          return null;
+        }
+      }
+      this.skipWs();
+      if (this.peek() != 0x3a) {
+        this.fail("expected ':' after object key, found " + this.describeByte(this.peek()));
+        return null;
+      }
+      this.pos++;
+      this.skipWs();
+      const item = this.parseValue(depth);
+      if (item == null) return null;
+      v.keys.push(key);
+      v.values.push(item);
+      this.skipWs();
+      const c = this.peek();
+      if (c == 0x2c) {
+        this.pos++;
+        continue;
+      }
+      if (c == 0x7d) {
+        this.pos++;
+        return v;
+      }
+      this.fail("expected ',' or '}' in object, found " + this.describeByte(c));
+      return null;
+    }
+  }
+}
+
+/** s as a JSON string literal (quoted, escaped), for error messages that quote user input. */
+export function jsonQuote(s: string): string {
+  let out = "\"";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22) out += "\\\"";
+    else if (c == 0x5c) out += "\\\\";
+    else if (c == 0x0a) out += "\\n";
+    else if (c == 0x0d) out += "\\r";
+    else if (c == 0x09) out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      const h = c.toString(16);
+      out += "\\u" + "0000".substring(h.length) + h;
+    } else out += String.fromCharCode(c);
+  }
+  return out + "\"";
+}
+
+// ---------------------------------------------------------------------------------------------
+// ConfigReader
+
+/** `parent.key` (or `key` at the root). */
+export function fieldPath(parent: string, key: string): string {
+  return parent.length == 0 ? key : parent + "." + key;
+}
+
+/** `parent[i]`. */
+export function indexPath(parent: string, i: i32): string {
+  return parent + "[" + i.toString() + "]";
+}
+
+/**
+ * Validation helper that collects all problems instead of stopping at the first, each prefixed
+ * with its field path:
+ *
+ *   const r = new ConfigReader();
+ *   r.checkKeys(root, "", ["rules", "denyStatus"]);
+ *   const status = r.optInt(root, "", "denyStatus", 400, 599, 403);
+ *   const rules = r.requireArray(root, "", "rules");
+ *   for (i...) { const rule = r.objectAt(rules!, "rules", i); ... }
+ *   if (!r.ok) fail(r.report());
+ *
+ * Getters return a fallback (null / default) after recording an error, so validation continues.
+ * A missing optional field or explicit JSON null yields the default without error.
+ */
+export class ConfigReader {
+  errors: string[] = [];
+
+  get ok(): bool {
+    return this.errors.length == 0;
+  }
+
+  /** Records `path: message` (or just message at the root). */
+  error(path: string, message: string): void {
+    this.errors.push(path.length == 0 ? message : path + ": " + message);
+  }
+
+  /** All errors, one per line. */
+  report(): string {
+    return this.errors.join("\n");
+  }
+
+  /** Requires obj to be an object; reports `path: must be an object, got array`. */
+  expectObject(v: JsonValue | null, path: string): bool {
+    if (v != null && v.kind == JsonKind.Object) return true;
+    this.error(path, "must be an object, got " + (v == null ? "nothing" : v.kindName()));
+    return false;
+  }
+
+  /** Reports every key of obj not in allowed: `rules[1]: unknown key "rout"`. */
+  checkKeys(obj: JsonValue | null, path: string, allowed: string[]): void {
+    if (obj == null || obj.kind != JsonKind.Object) return;
+    for (let i = 0; i < obj.keys.length; i++) {
+      const k = obj.keys[i];
+      if (!allowed.includes(k)) this.error(path, "unknown key " + jsonQuote(k));
+    }
+  }
+
+  private field(obj: JsonValue | null, key: string): JsonValue | null {
+    if (obj == null) return null;
+    const v = obj.get(key);
+    if (v != null && v.kind == JsonKind.Null) return null;
+    return v;
+  }
+
+  private missing(obj: JsonValue | null, path: string, key: string, what: string): void {
+    // Only complain about a missing field when the parent itself was an object; otherwise the
+    // parent's own type error already explains it.
+    if (obj != null && obj.kind == JsonKind.Object) this.error(fieldPath(path, key), "required " + what + " is missing");
+  }
+
+  private wrongType(v: JsonValue, path: string, what: string): void {
+    this.error(path, "must be " + what + ", got " + v.kindName());
+  }
+
+  requireString(obj: JsonValue | null, path: string, key: string, allowEmpty: bool = false): string | null {
+    const v = this.field(obj, key);
+    if (v == null) {
+      this.missing(obj, path, key, "string");
+      return null;
+    }
+    return this.stringValue(v, fieldPath(path, key), allowEmpty);
+  }
+
+  optString(obj: JsonValue | null, path: string, key: string, def: string, allowEmpty: bool = true): string {
+    const v = this.field(obj, key);
+    if (v == null) return def;
+    const s = this.stringValue(v, fieldPath(path, key), allowEmpty);
+    return s == null ? def : s;
+  }
+
+  /** v as a string at `path` (array elements: pass indexPath). */
+  stringValue(v: JsonValue, path: string, allowEmpty: bool = false): string | null {
+    if (v.kind != JsonKind.String) {
+      this.wrongType(v, path, "a string");
+      return null;
+    }
+    if (!allowEmpty && v.text.length == 0) {
+      this.error(path, "must not be empty");
+      return null;
+    }
+    return v.text;
+  }
+
+  /** Element i of arr as a string, error at `path[i]`. */
+  stringAt(arr: JsonValue, path: string, i: i32, allowEmpty: bool = false): string | null {
+    const v = arr.at(i);
+    if (v == null) return null;
+    return this.stringValue(v, indexPath(path, i), allowEmpty);
+  }
+
+  requireInt(obj: JsonValue | null, path: string, key: string, min: i64, max: i64): i64 {
+    const v = this.field(obj, key);
+    if (v == null) {
+      this.missing(obj, path, key, "integer");
+      return min;
+    }
+    return this.intValue(v, fieldPath(path, key), min, max, min);
+  }
+
+  optInt(obj: JsonValue | null, path: string, key: string, min: i64, max: i64, def: i64): i64 {
+    const v = this.field(obj, key);
+    if (v == null) return def;
+    return this.intValue(v, fieldPath(path, key), min, max, def);
+  }
+
+  /** v as an integer in [min, max]; `denyStatus: must be an integer between 400 and 599`. */
+  intValue(v: JsonValue, path: string, min: i64, max: i64, def: i64): i64 {
+    if (v.kind == JsonKind.Number && v.isInteger()) {
+      const n = v.intValue();
+      if (n >= min && n <= max) return n;
+    }
+    this.error(path, "must be an integer between " + min.toString() + " and " + max.toString() + describeGot(v));
+    return def;
+  }
+
+  requireBool(obj: JsonValue | null, path: string, key: string): bool {
+    const v = this.field(obj, key);
+    if (v == null) {
+      this.missing(obj, path, key, "boolean");
+      return false;
+    }
+    return this.boolValue(v, fieldPath(path, key), false);
+  }
+
+  optBool(obj: JsonValue | null, path: string, key: string, def: bool): bool {
+    const v = this.field(obj, key);
+    if (v == null) return def;
+    return this.boolValue(v, fieldPath(path, key), def);
+  }
+
+  boolValue(v: JsonValue, path: string, def: bool): bool {
+    if (v.kind == JsonKind.Bool) return v.bool;
+    this.wrongType(v, path, "a boolean");
+    return def;
+  }
+
+  requireArray(obj: JsonValue | null, path: string, key: string, allowEmpty: bool = true): JsonValue | null {
+    const v = this.field(obj, key);
+    if (v == null) {
+      this.missing(obj, path, key, "array");
+      return null;
+    }
+    return this.arrayValue(v, fieldPath(path, key), allowEmpty);
+  }
+
+  /** Optional array; absent/null yields null without error. */
+  optArray(obj: JsonValue | null, path: string, key: string, allowEmpty: bool = true): JsonValue | null {
+    const v = this.field(obj, key);
+    if (v == null) return null;
+    return this.arrayValue(v, fieldPath(path, key), allowEmpty);
+  }
+
+  arrayValue(v: JsonValue, path: string, allowEmpty: bool = true): JsonValue | null {
+    if (v.kind != JsonKind.Array) {
+      this.wrongType(v, path, "an array");
+      return null;
+    }
+    if (!allowEmpty && v.items.length == 0) {
+      this.error(path, "must not be empty");
+      return null;
+    }
+    return v;
+  }
+
+  requireObject(obj: JsonValue | null, path: string, key: string): JsonValue | null {
+    const v = this.field(obj, key);
+    if (v == null) {
+      this.missing(obj, path, key, "object");
+      return null;
+    }
+    return this.objectValue(v, fieldPath(path, key));
+  }
+
+  optObject(obj: JsonValue | null, path: string, key: string): JsonValue | null {
+    const v = this.field(obj, key);
+    if (v == null) return null;
+    return this.objectValue(v, fieldPath(path, key));
+  }
+
+  objectValue(v: JsonValue, path: string): JsonValue | null {
+    if (v.kind != JsonKind.Object) {
+      this.wrongType(v, path, "an object");
+      return null;
+    }
+    return v;
+  }
+
+  /** Element i of arr as an object, error at `path[i]`. */
+  objectAt(arr: JsonValue, path: string, i: i32): JsonValue | null {
+    const v = arr.at(i);
+    if (v == null) return null;
+    return this.objectValue(v, indexPath(path, i));
+  }
+
+  /** Array of non-empty strings; wrong elements are reported individually and skipped. */
+  stringArray(obj: JsonValue | null, path: string, key: string, required: bool = false): string[] {
+    const out: string[] = [];
+    const arr = required ? this.requireArray(obj, path, key) : this.optArray(obj, path, key);
+    if (arr == null) return out;
+    const p = fieldPath(path, key);
+    for (let i = 0; i < arr.items.length; i++) {
+      const s = this.stringAt(arr, p, i);
+      if (s != null) out.push(s);
+    }
+    return out;
+  }
+}
+
+function describeGot(v: JsonValue): string {
+  if (v.kind == JsonKind.Number) return ", got " + v.text;
+  if (v.kind == JsonKind.String) return ", got string " + jsonQuote(v.text);
+  return ", got " + v.kindName();
+}
