@@ -1,0 +1,163 @@
+import { PathNormalizer, PathError, pathErrorText, MAX_PATH_BYTES } from "./path";
+import { b, raw, cat } from "./spec-helpers";
+
+const N = new PathNormalizer();
+
+function norm(s: string): string {
+  const e = N.normalize(b(s));
+  return e == PathError.None ? N.toString() : "ERR:" + pathErrorText(e);
+}
+
+function normRaw(buf: ArrayBuffer): string {
+  const e = N.normalize(buf);
+  return e == PathError.None ? N.toString() : "ERR:" + pathErrorText(e);
+}
+
+describe("normalizePath: ordinary paths", () => {
+  it("leaves canonical paths unchanged and preserves case", () => {
+    expect(norm("/")).toBe("/");
+    expect(norm("/api/v1/orders")).toBe("/api/v1/orders");
+    expect(norm("/ADMIN")).toBe("/ADMIN");
+    expect(norm("/a/b/")).toBe("/a/b/");
+  });
+  it("strips query and fragment", () => {
+    expect(norm("/a?x=1/../b")).toBe("/a");
+    expect(norm("/a#frag/../b")).toBe("/a");
+    expect(norm("/?")).toBe("/");
+    expect(norm("/a/..?x")).toBe("/");
+  });
+  it("keeps sub-delims such as ';' and ':' literally", () => {
+    expect(norm("/admin;x")).toBe("/admin;x");
+    expect(norm("/a:b@c!$&'()*+,=")).toBe("/a:b@c!$&'()*+,=");
+  });
+});
+
+describe("normalizePath: percent-encoding", () => {
+  it("decodes unreserved characters, hex case-insensitively", () => {
+    expect(norm("/%61dmin")).toBe("/admin");
+    expect(norm("/%41%5a%30%2D%2e%5F%7e")).toBe("/AZ0-._~");
+    expect(norm("/%7E")).toBe("/~");
+  });
+  it("keeps other escapes with upper-case hex", () => {
+    expect(norm("/a%3ab")).toBe("/a%3Ab");
+    expect(norm("/a%20b")).toBe("/a%20b");
+    expect(norm("/%25")).toBe("/%25");
+    expect(norm("/%c3%a9")).toBe("/%C3%A9");
+  });
+  it("escapes raw non-ASCII bytes so raw and encoded forms compare equal", () => {
+    expect(norm("/é")).toBe("/%C3%A9");
+    expect(normRaw(raw([0x2f, 0xff]))).toBe("/%FF");
+  });
+  it("rejects invalid percent-encoding", () => {
+    expect(norm("/%")).toBe("ERR:invalid percent-encoding");
+    expect(norm("/%4")).toBe("ERR:invalid percent-encoding");
+    expect(norm("/%zz")).toBe("ERR:invalid percent-encoding");
+    expect(norm("/%4g")).toBe("ERR:invalid percent-encoding");
+    expect(norm("/a%")).toBe("ERR:invalid percent-encoding");
+    // A '%' cut by the query delimiter is incomplete too.
+    expect(norm("/a%4?1")).toBe("ERR:invalid percent-encoding");
+  });
+  it("rejects encoded slashes and backslashes", () => {
+    expect(norm("/admin%2fx")).toBe("ERR:encoded '/' or '\\' in path");
+    expect(norm("/admin%2Fx")).toBe("ERR:encoded '/' or '\\' in path");
+    expect(norm("/admin%5cx")).toBe("ERR:encoded '/' or '\\' in path");
+    expect(norm("/admin%5Cx")).toBe("ERR:encoded '/' or '\\' in path");
+  });
+  it("decodes only once (double encoding stays encoded)", () => {
+    expect(norm("/%252e%252e/admin")).toBe("/%252e%252e/admin");
+    expect(norm("/%252f")).toBe("/%252f");
+  });
+});
+
+describe("normalizePath: dot segments and slashes", () => {
+  it("removes dot segments per RFC 3986 5.2.4", () => {
+    expect(norm("/a/b/c/./../../g")).toBe("/a/g");
+    expect(norm("/a/b/..")).toBe("/a/");
+    expect(norm("/a/.")).toBe("/a/");
+    expect(norm("/..")).toBe("/");
+    expect(norm("/../../..")).toBe("/");
+    expect(norm("/a/./b")).toBe("/a/b");
+    expect(norm("/.a/..b/...")).toBe("/.a/..b/...");
+  });
+  it("recognizes %2e-encoded dots", () => {
+    expect(norm("/a/%2e%2E/admin")).toBe("/admin");
+    expect(norm("/a/.%2e/admin")).toBe("/admin");
+    expect(norm("/a/%2e/admin")).toBe("/a/admin");
+  });
+  it("treats raw backslash as slash", () => {
+    expect(norm("/a\\b")).toBe("/a/b");
+    expect(norm("/a\\..\\admin")).toBe("/admin");
+  });
+  it("merges slashes after dot removal, as Envoy orders them", () => {
+    expect(norm("//a///b//")).toBe("/a/b/");
+    expect(norm("/a//../b")).toBe("/a/b");
+    expect(norm("/..//a")).toBe("/a");
+  });
+});
+
+describe("normalizePath: bypass corpus for /admin", () => {
+  it("normalizes every disguise to /admin", () => {
+    const corpus = [
+      "/admin", "/admin/../admin", "//admin", "/%61dmin", "/./admin", "/a/b/../../admin", "/\\admin",
+      "/x/..\\admin", "/%2e/admin", "/%2E%2E/admin", "///admin?x", "/admin#x", "/admin/.?q=/..",
+      "/../admin", "/%61%64%6d%69%6e", "/.//./admin",
+    ];
+    for (let i = 0; i < corpus.length; i++) {
+      const r = norm(corpus[i]);
+      expect(r == "/admin" || r == "/admin/").toBe(true, corpus[i] + " -> " + r);
+    }
+    expect(norm("/admin/..")).toBe("/");
+    expect(norm("/admin/.")).toBe("/admin/");
+    expect(norm("/admin/../admin/x")).toBe("/admin/x");
+  });
+  it("does not turn other spellings into /admin", () => {
+    expect(norm("/ADMIN")).toBe("/ADMIN");
+    expect(norm("/admin;x")).toBe("/admin;x");
+    expect(norm("/admin%20")).toBe("/admin%20");
+    expect(norm("/admin.")).toBe("/admin.");
+  });
+  it("rejects the dangerous ones instead of guessing", () => {
+    expect(norm("/admin%2fx")).toBe("ERR:encoded '/' or '\\' in path");
+    expect(norm("/%2e%2e%2fadmin")).toBe("ERR:encoded '/' or '\\' in path");
+    expect(normRaw(raw([0x2f, 0x61, 0x00, 0x62]))).toBe("ERR:control character in path");
+    expect(norm("/admin%00")).toBe("ERR:control character in path");
+    expect(norm("/a\tb")).toBe("ERR:control character in path");
+    expect(norm("/a%0d%0aX-Injected:1")).toBe("ERR:control character in path");
+    expect(normRaw(raw([0x2f, 0x7f]))).toBe("ERR:control character in path");
+  });
+});
+
+describe("normalizePath: malformed and huge input", () => {
+  it("rejects empty and relative paths", () => {
+    expect(norm("")).toBe("ERR:empty path");
+    expect(norm("admin")).toBe("ERR:path does not start with '/'");
+    expect(norm("\\admin")).toBe("ERR:path does not start with '/'");
+    expect(norm("*")).toBe("ERR:path does not start with '/'");
+    expect(norm("http://x/a")).toBe("ERR:path does not start with '/'");
+    expect(norm("?/a")).toBe("ERR:path does not start with '/'");
+  });
+  it("handles paths up to the size limit and rejects larger ones", () => {
+    const big = "/" + "a/".repeat((MAX_PATH_BYTES - 1) >> 1);
+    expect(N.normalize(b(big))).toBe(PathError.None);
+    expect(N.length).toBe(big.length);
+    expect(N.normalize(cat(b(big), b("xx")))).toBe(PathError.TooLong);
+    expect(N.normalize(b("/" + "../".repeat(20000)))).toBe(PathError.None);
+    expect(N.toString()).toBe("/");
+    expect(N.normalize(b("/" + "/".repeat(60000) + "x"))).toBe(PathError.None);
+    expect(N.toString()).toBe("/x");
+    // Worst-case expansion: every byte escaped.
+    const hi = new ArrayBuffer(60000);
+    memory.fill(changetype<usize>(hi), 0xff, 60000);
+    store<u8>(changetype<usize>(hi), 0x2f);
+    expect(N.normalize(hi)).toBe(PathError.None);
+    expect(N.length).toBe(1 + 59999 * 3);
+  });
+  it("reuses its buffer and exposes the result without copying", () => {
+    expect(N.normalize(b("/x/../y"))).toBe(PathError.None);
+    expect(N.resultEquals(b("/y"))).toBe(true);
+    expect(N.resultEquals(b("/y/"))).toBe(false);
+    expect(String.UTF8.decode(N.toArrayBuffer())).toBe("/y");
+    expect(N.normalize(b(""))).toBe(PathError.Empty);
+    expect(N.length).toBe(0);
+  });
+});
