@@ -1,0 +1,222 @@
+// The WasmPlugin generator: defaults per filter, URL forms, input validation, and the committed output.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import {
+  buildPlugins, generate, staleFiles, outputDir, readInput, InputError, REPO_ROOT, FILTER_DEFAULTS, type WasmPluginCR,
+} from "../../wasmplugin/generate.ts";
+
+const EXAMPLE = join(REPO_ROOT, "wasmplugin/mesh.example.yaml");
+const MODULE = { url: "oci://ghcr.io/mesh-filters/mesh-filters:0.1.0" };
+
+function one(filter: Record<string, unknown>, module: Record<string, unknown> = MODULE): WasmPluginCR {
+  const plugins = buildPlugins({ module, namespaces: [{ name: "shop", filters: [filter] }] }).get("shop")!;
+  assert.equal(plugins.length, 1);
+  return plugins[0];
+}
+
+function problems(input: unknown): string[] {
+  try {
+    buildPlugins(input);
+  } catch (e) {
+    assert.ok(e instanceof InputError, String(e));
+    return e.problems;
+  }
+  assert.fail("input was accepted");
+}
+
+/** Istio 1.20.8's order of plugins in an HTTP chain (listener_builder.go + push_context.go). */
+function istioChainOrder(plugins: WasmPluginCR[], mode: "CLIENT" | "SERVER"): string[] {
+  const phaseSlot: Record<string, number> = { AUTHN: 0, AUTHZ: 1, STATS: 2, UNSPECIFIED_PHASE: 3 };
+  const applies = (p: WasmPluginCR) => {
+    const match = p.spec.match as { mode?: string }[] | undefined;
+    return !match || match.some((m) => !m.mode || m.mode === "CLIENT_AND_SERVER" || m.mode === mode);
+  };
+  const prio = (p: WasmPluginCR) => (typeof p.spec.priority === "number" ? p.spec.priority : -(2 ** 31));
+  return plugins
+    .filter(applies)
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) =>
+      phaseSlot[String(a.p.spec.phase ?? "UNSPECIFIED_PHASE")] - phaseSlot[String(b.p.spec.phase ?? "UNSPECIFIED_PHASE")] ||
+      prio(b.p) - prio(a.p) || a.i - b.i)
+    .map(({ p }) => p.metadata.name);
+}
+
+test("the committed wasmplugin/generated/ is what mesh.example.yaml generates", () => {
+  const input = readInput(EXAMPLE);
+  const files = generate(input, "wasmplugin/mesh.example.yaml");
+  const stale = staleFiles(outputDir(EXAMPLE, input), files);
+  assert.deepEqual(stale, [], `regenerate with: npx tsx wasmplugin/generate.ts wasmplugin/mesh.example.yaml`);
+  assert.ok(files.length >= 2, "the example covers several namespaces");
+});
+
+test("the example generates all four filters per namespace, each named after its root id", () => {
+  for (const [ns, plugins] of buildPlugins(readInput(EXAMPLE))) {
+    assert.deepEqual(plugins.map((p) => p.spec.pluginName).sort(), ["access-log", "authz", "router", "tracing"], ns);
+    for (const p of plugins) assert.equal(p.metadata.namespace, ns);
+  }
+});
+
+test("defaults: phase, priority, failStrategy and direction per filter", () => {
+  const tracing = one({ filter: "tracing" });
+  assert.equal(tracing.spec.pluginName, "tracing");
+  assert.equal(tracing.spec.phase, "AUTHN");
+  assert.equal(tracing.spec.failStrategy, "FAIL_OPEN");
+  assert.deepEqual(tracing.spec.match, [{ mode: "SERVER" }]);
+  assert.equal(tracing.spec.pluginConfig, undefined, "no pluginConfig means the filter's own defaults");
+
+  const authz = one({ filter: "authz", pluginConfig: { rules: [] } });
+  assert.equal(authz.spec.phase, "AUTHZ");
+  assert.equal(authz.spec.failStrategy, "FAIL_CLOSE");
+  assert.deepEqual(authz.spec.match, [{ mode: "SERVER" }]);
+
+  const log = one({ filter: "access-log" });
+  assert.equal(log.spec.phase, "STATS");
+  assert.equal(log.spec.failStrategy, "FAIL_OPEN");
+
+  const decide = one({ filter: "router", pluginConfig: { role: "decide" } });
+  assert.deepEqual(decide.spec.match, [{ mode: "CLIENT" }]);
+  assert.equal(decide.metadata.name, "mesh-filters-router-decide");
+  const guard = one({ filter: "router", pluginConfig: { role: "guard" } });
+  assert.deepEqual(guard.spec.match, [{ mode: "SERVER" }]);
+  assert.equal(guard.metadata.name, "mesh-filters-router-guard");
+  for (const p of [tracing, authz, log, decide, guard]) assert.equal(typeof p.spec.priority, "number", "explicit priority");
+});
+
+test("in Istio's chain order tracing runs before the router guard, which runs before authz, then access-log", () => {
+  const plugins = buildPlugins({
+    module: MODULE,
+    // Deliberately listed in reverse: the order must come from phase and priority, not creation order.
+    namespaces: [{ name: "shop", filters: [
+      { filter: "access-log" }, { filter: "authz" }, { filter: "router", pluginConfig: { role: "guard" } }, { filter: "tracing" },
+      { filter: "router", pluginConfig: { role: "decide" } },
+    ] }],
+  }).get("shop")!;
+  assert.deepEqual(istioChainOrder(plugins, "SERVER"), [
+    "mesh-filters-tracing", "mesh-filters-router-guard", "mesh-filters-authz", "mesh-filters-access-log",
+  ]);
+  assert.deepEqual(istioChainOrder(plugins, "CLIENT"), ["mesh-filters-router-decide"]);
+  assert.ok(FILTER_DEFAULTS.tracing.priority > FILTER_DEFAULTS.router.priority);
+});
+
+test("overrides: phase, priority, mode, ports, failStrategy, selector, name, pull policy", () => {
+  const cr = one({
+    filter: "tracing", name: "edge-tracing", phase: "STATS", priority: -5, mode: "CLIENT_AND_SERVER", ports: [8080, 9090],
+    failStrategy: "FAIL_CLOSE", selector: { matchLabels: { app: "api" } }, imagePullPolicy: "Always",
+  });
+  assert.equal(cr.metadata.name, "edge-tracing");
+  assert.equal(cr.spec.phase, "STATS");
+  assert.equal(cr.spec.priority, -5);
+  assert.equal(cr.spec.failStrategy, "FAIL_CLOSE");
+  assert.equal(cr.spec.imagePullPolicy, "Always");
+  assert.deepEqual(cr.spec.selector, { matchLabels: { app: "api" } });
+  assert.deepEqual(cr.spec.match, [{ mode: "CLIENT_AND_SERVER", ports: [{ number: 8080 }, { number: 9090 }] }]);
+});
+
+test("a namespace selector applies to its filters; a filter's selector: null selects the whole namespace", () => {
+  const plugins = buildPlugins({
+    module: MODULE,
+    namespaces: [{ name: "shop", selector: { matchLabels: { app: "cart" } }, filters: [{ filter: "tracing" }, { filter: "access-log", selector: null }] }],
+  }).get("shop")!;
+  assert.deepEqual(plugins[0].spec.selector, { matchLabels: { app: "cart" } });
+  assert.equal(plugins[1].spec.selector, undefined);
+});
+
+test("module URL forms: oci tag, oci digest, https with sha256, file", () => {
+  const sha = "a".repeat(64);
+  assert.equal(one({ filter: "tracing" }, { image: "ghcr.io/o/m", tag: "1.2.3" }).spec.url, "oci://ghcr.io/o/m:1.2.3");
+  const digest = one({ filter: "tracing" }, { image: "ghcr.io/o/m", sha256: sha });
+  assert.equal(digest.spec.url, `oci://ghcr.io/o/m@sha256:${sha}`);
+  assert.equal(digest.spec.sha256, sha);
+  const tagAndDigest = one({ filter: "tracing" }, { image: "registry.local:5000/o/m", tag: "1", sha256: sha, imagePullSecret: "regcred" });
+  assert.equal(tagAndDigest.spec.url, "oci://registry.local:5000/o/m:1");
+  assert.equal(tagAndDigest.spec.imagePullSecret, "regcred");
+  const https = one({ filter: "tracing" }, { url: "https://example.com/mesh-filters.wasm", sha256: sha });
+  assert.equal(https.spec.url, "https://example.com/mesh-filters.wasm");
+  assert.equal(https.spec.sha256, sha);
+  const file = one({ filter: "tracing" }, { url: "file:///var/local/lib/wasm/mesh-filters.wasm" });
+  assert.equal(file.spec.url, "file:///var/local/lib/wasm/mesh-filters.wasm");
+  assert.equal(file.spec.sha256, undefined);
+});
+
+test("module URLs Istio cannot verify or that are not pinned are rejected", () => {
+  const ns = [{ name: "shop", filters: [{ filter: "tracing" }] }];
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ url: "https://example.com/m.wasm" }, /module\.sha256: is required for https/],
+    [{ url: "http://example.com/m.wasm", sha256: "b".repeat(64) }, /use https/],
+    [{ url: "oci://ghcr.io/o/m" }, /pin the OCI image/],
+    [{ url: "ghcr.io/o/m:1" }, /must start with oci:\/\//],
+    [{ url: "file:///x.wasm", sha256: "c".repeat(64) }, /ignores sha256 for file/],
+    [{ url: "file://relative.wasm" }, /absolute path/],
+    [{ image: "ghcr.io/o/m" }, /needs a tag or a sha256/],
+    [{ image: "ghcr.io/o/m:1", tag: "2" }, /must not carry a tag/],
+    [{ url: "oci://ghcr.io/o/m:1", sha256: "XYZ" }, /64 lowercase hex/],
+    [{ url: `oci://ghcr.io/o/m@sha256:${"d".repeat(64)}`, sha256: "e".repeat(64) }, /differs from the digest/],
+    [{ url: "oci://ghcr.io/o/m:1", imagePullPolicy: "Never" }, /imagePullPolicy: must be one of/],
+  ];
+  for (const [module, expected] of cases) {
+    const found = problems({ module, namespaces: ns });
+    assert.ok(found.some((p) => expected.test(p)), `${JSON.stringify(module)} → ${found.join(" | ")}`);
+  }
+});
+
+test("every problem in the input is reported with its field path", () => {
+  const found = problems({
+    module: MODULE,
+    colour: "blue",
+    namespaces: [
+      { name: "Shop", filters: [{ filter: "rooter" }] },
+      { name: "web", filters: [
+        { filter: "tracing", phase: "LATE", failStrategy: "FAIL_SOMETIMES", priority: 1.5, mode: "BOTH", ports: [0] },
+        { filter: "authz", pluginConfig: "{\"rules\":[]}", extra: true },
+        { filter: "router", pluginConfig: {} },
+        { filter: "router", pluginConfig: { role: "decide" }, mode: "SERVER" },
+        { filter: "router", pluginConfig: { role: "guard" }, mode: "CLIENT" },
+        { filter: "access-log" }, { filter: "access-log" },
+        { filter: "tracing", name: "x", selector: { matchLabels: { app: 7 } } },
+      ] },
+    ],
+  });
+  const expected = [
+    "(root).colour: unknown key",
+    "namespaces[0].name: \"Shop\" is not a valid namespace name",
+    "namespaces[0].filters[0].filter: must be one of router, tracing, access-log, authz",
+    "namespaces[1].filters[0].phase: must be one of",
+    "namespaces[1].filters[0].failStrategy: must be one of FAIL_OPEN, FAIL_CLOSE",
+    "namespaces[1].filters[0].priority: must be a 32-bit integer",
+    "namespaces[1].filters[0].mode: must be one of CLIENT, SERVER, CLIENT_AND_SERVER",
+    "namespaces[1].filters[0].ports: must be a non-empty list of port numbers",
+    "namespaces[1].filters[1].extra: unknown key",
+    "namespaces[1].filters[1].pluginConfig: must be a map",
+    "namespaces[1].filters[2].pluginConfig.role: router needs role",
+    "namespaces[1].filters[3].mode: a deciding router on inbound",
+    "namespaces[1].filters[4].mode: a guard checks incoming callers",
+    "namespaces[1].filters[6]: a second WasmPlugin named mesh-filters-access-log",
+    "namespaces[1].filters[7].selector.matchLabels.app: 7 is not a valid Kubernetes label value",
+  ];
+  for (const e of expected) assert.ok(found.some((p) => p.startsWith(e)), `missing "${e}" in:\n${found.join("\n")}`);
+});
+
+test("the CLI reads JSON input, writes one file per namespace, and --check detects drift", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wasmplugin-gen-"));
+  try {
+    const input = join(dir, "mesh.json");
+    writeFileSync(input, JSON.stringify({ module: MODULE, namespaces: [{ name: "shop", filters: [{ filter: "authz", pluginConfig: { rules: [] } }] }] }));
+    const run = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(REPO_ROOT, "wasmplugin/generate.ts"), input, "--out", join(dir, "out"), ...args], { encoding: "utf8", cwd: REPO_ROOT });
+    const write = run();
+    assert.equal(write.status, 0, write.stderr);
+    const text = readFileSync(join(dir, "out/shop.yaml"), "utf8");
+    assert.match(text, /^# Generated by wasmplugin\/generate\.ts/);
+    assert.match(text, /pluginName: authz/);
+    assert.equal(run("--check").status, 0);
+    writeFileSync(join(dir, "out/shop.yaml"), text.replace("FAIL_CLOSE", "FAIL_OPEN"));
+    const check = run("--check");
+    assert.equal(check.status, 1);
+    assert.match(check.stderr, /out of date .*shop\.yaml/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
