@@ -2,3 +2,4 @@
 // WasmPlugin `pluginName`); an unknown root id fails vm start and configure with a log line
 // that names it (see the SDK patch), it never traps.
 export * from "@solo-io/proxy-runtime/proxy";
+import "./access-log/register";

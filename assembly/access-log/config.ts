@@ -1,0 +1,221 @@
+// Configuration of the access-log filter: parsed and validated once in onConfigure into an
+// immutable AccessLogConfig; the request path only reads it. See docs/access-log.md.
+
+import { parseJson, ConfigReader, JsonValue, JsonKind, jsonQuote, fieldPath, indexPath } from "../common/json";
+
+export enum Sink {
+  Log = 1,
+  FilterState = 2,
+  Both = 3,
+}
+
+export const DEFAULT_REDACT_HEADERS: string[] = [
+  "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+];
+export const DEFAULT_REDACT_QUERY_PARAMS: string[] = [
+  "access_token", "id_token", "refresh_token", "token", "client_secret", "password", "api_key",
+];
+export const DEFAULT_MAX_VALUE_BYTES: i32 = 4096;
+export const MIN_MAX_VALUE_BYTES: i32 = 64;
+export const MAX_MAX_VALUE_BYTES: i32 = 65536;
+// Bounds that keep one record small however the configuration is written.
+export const MAX_CAPTURED_HEADERS: i32 = 64;
+export const MAX_TAGS: i32 = 64;
+
+const KEYS: string[] = [
+  "requestHeaders", "responseHeaders", "redactHeaders", "redactQueryParams", "tags", "sink", "maxValueBytes",
+];
+
+/** One header to capture: its record key and pre-encoded lower-case name. */
+export class CapturedHeader {
+  name: string;
+  nameBytes: ArrayBuffer;
+  redacted: bool;
+  constructor(name: string, redacted: bool) {
+    this.name = name;
+    this.nameBytes = String.UTF8.encode(name);
+    this.redacted = redacted;
+  }
+}
+
+export class Tag {
+  key: string;
+  value: string;
+  constructor(key: string, value: string) {
+    this.key = key;
+    this.value = value;
+  }
+}
+
+export class AccessLogConfig {
+  requestHeaders: CapturedHeader[] = [];
+  responseHeaders: CapturedHeader[] = [];
+  /** Lower-case names, kept for the docs' "effective configuration" debug line. */
+  redactHeaders: string[] = [];
+  /** Lower-case UTF-8 parameter names. */
+  redactQueryParams: ArrayBuffer[] = [];
+  tags: Tag[] = [];
+  sink: Sink = Sink.Log;
+  maxValueBytes: i32 = DEFAULT_MAX_VALUE_BYTES;
+
+  get toLog(): bool {
+    return (this.sink & Sink.Log) != 0;
+  }
+  get toFilterState(): bool {
+    return (this.sink & Sink.FilterState) != 0;
+  }
+}
+
+export class ConfigResult {
+  config: AccessLogConfig | null = null;
+  errors: string[] = [];
+}
+
+// RFC 9110 token characters; header names are compared lower-cased. A leading ':' admits the
+// HTTP/2 pseudo-headers (:authority, :status ...).
+function isHeaderName(s: string): bool {
+  const n = s.length;
+  if (n == 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (i == 0 && c == 0x3a && n > 1) continue;
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) ||
+      c == 0x21 || c == 0x23 || c == 0x24 || c == 0x25 || c == 0x26 || c == 0x27 || c == 0x2a ||
+      c == 0x2b || c == 0x2d || c == 0x2e || c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function lowerAsciiString(s: string): string {
+  let out = "";
+  let changed = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) changed = true;
+  }
+  if (!changed) return s;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  }
+  return out;
+}
+
+// A list of header names: validated, lower-cased, duplicates (after lower-casing) rejected.
+function headerNames(r: ConfigReader, root: JsonValue | null, key: string, def: string[] | null): string[] {
+  const out: string[] = [];
+  const arr = r.optArray(root, "", key);
+  if (arr == null) {
+    if (def != null && (root == null || !root.has(key) || root.get(key)!.kind == JsonKind.Null)) {
+      for (let i = 0; i < def.length; i++) out.push(def[i]);
+    }
+    return out;
+  }
+  for (let i = 0; i < arr.items.length; i++) {
+    const s = r.stringAt(arr, key, i);
+    if (s == null) continue;
+    const lower = lowerAsciiString(s);
+    const path = indexPath(key, i);
+    if (!isHeaderName(lower)) {
+      r.error(path, jsonQuote(s) + " is not a valid HTTP header name");
+      continue;
+    }
+    if (out.includes(lower)) {
+      r.error(path, jsonQuote(s) + " is listed twice (names are case-insensitive)");
+      continue;
+    }
+    out.push(lower);
+  }
+  return out;
+}
+
+/** Parses and validates the plugin configuration; size 0 (no pluginConfig) means all defaults. */
+export function compileConfig(src: ArrayBuffer): ConfigResult {
+  const res = new ConfigResult();
+  const cfg = new AccessLogConfig();
+  if (src.byteLength == 0) {
+    for (let i = 0; i < DEFAULT_REDACT_HEADERS.length; i++) cfg.redactHeaders.push(DEFAULT_REDACT_HEADERS[i]);
+    for (let i = 0; i < DEFAULT_REDACT_QUERY_PARAMS.length; i++) cfg.redactQueryParams.push(String.UTF8.encode(DEFAULT_REDACT_QUERY_PARAMS[i]));
+    res.config = cfg;
+    return res;
+  }
+  const parsed = parseJson(src);
+  if (!parsed.ok) {
+    res.errors.push(parsed.describe());
+    return res;
+  }
+  const root = parsed.value;
+  const r = new ConfigReader();
+  if (!r.expectObject(root, "configuration")) {
+    res.errors = r.errors;
+    return res;
+  }
+  r.checkKeys(root, "", KEYS);
+
+  const reqNames = headerNames(r, root, "requestHeaders", null);
+  const respNames = headerNames(r, root, "responseHeaders", null);
+  if (reqNames.length > MAX_CAPTURED_HEADERS) r.error("requestHeaders", "at most " + MAX_CAPTURED_HEADERS.toString() + " headers can be captured");
+  if (respNames.length > MAX_CAPTURED_HEADERS) r.error("responseHeaders", "at most " + MAX_CAPTURED_HEADERS.toString() + " headers can be captured");
+  cfg.redactHeaders = headerNames(r, root, "redactHeaders", DEFAULT_REDACT_HEADERS);
+  for (let i = 0; i < reqNames.length; i++) cfg.requestHeaders.push(new CapturedHeader(reqNames[i], cfg.redactHeaders.includes(reqNames[i])));
+  for (let i = 0; i < respNames.length; i++) cfg.responseHeaders.push(new CapturedHeader(respNames[i], cfg.redactHeaders.includes(respNames[i])));
+
+  // Query parameter names: any non-empty string; matched case-insensitively after
+  // percent-decoding, so they are stored lower-cased and must be unique in that form.
+  const qp = r.optArray(root, "", "redactQueryParams");
+  if (qp == null) {
+    const v = root!.get("redactQueryParams");
+    if (v == null || v.kind == JsonKind.Null) {
+      for (let i = 0; i < DEFAULT_REDACT_QUERY_PARAMS.length; i++) cfg.redactQueryParams.push(String.UTF8.encode(DEFAULT_REDACT_QUERY_PARAMS[i]));
+    }
+  } else {
+    const seen: string[] = [];
+    for (let i = 0; i < qp.items.length; i++) {
+      const s = r.stringAt(qp, "redactQueryParams", i);
+      if (s == null) continue;
+      const lower = lowerAsciiString(s);
+      const path = indexPath("redactQueryParams", i);
+      if (seen.includes(lower)) {
+        r.error(path, jsonQuote(s) + " is listed twice (names are case-insensitive)");
+        continue;
+      }
+      if (lower.includes("&") || lower.includes("=") || lower.includes("?") || lower.includes("#") || lower.includes(";")) {
+        r.error(path, jsonQuote(s) + " cannot contain '&', '=', ';', '?' or '#'");
+        continue;
+      }
+      seen.push(lower);
+      cfg.redactQueryParams.push(String.UTF8.encode(lower));
+    }
+  }
+
+  const tags = r.optObject(root, "", "tags");
+  if (tags != null) {
+    if (tags.keys.length > MAX_TAGS) r.error("tags", "at most " + MAX_TAGS.toString() + " tags are allowed");
+    for (let i = 0; i < tags.keys.length; i++) {
+      const k = tags.keys[i];
+      const path = fieldPath("tags", k.length == 0 ? "\"\"" : k);
+      if (k.length == 0) {
+        r.error("tags", "tag names must not be empty");
+        continue;
+      }
+      const v = r.stringValue(tags.values[i], path, true);
+      if (v != null) cfg.tags.push(new Tag(k, v));
+    }
+  }
+
+  const sink = r.optString(root, "", "sink", "log");
+  if (sink == "log") cfg.sink = Sink.Log;
+  else if (sink == "filter-state") cfg.sink = Sink.FilterState;
+  else if (sink == "both") cfg.sink = Sink.Both;
+  else r.error("sink", "must be one of \"log\", \"filter-state\", \"both\", got " + jsonQuote(sink));
+
+  cfg.maxValueBytes = <i32>r.optInt(root, "", "maxValueBytes", MIN_MAX_VALUE_BYTES, MAX_MAX_VALUE_BYTES, DEFAULT_MAX_VALUE_BYTES);
+
+  if (!r.ok) {
+    res.errors = r.errors;
+    return res;
+  }
+  res.config = cfg;
+  return res;
+}

@@ -1,0 +1,485 @@
+// The access-log filter: one JSON record per stream, built in on_log (so local replies are
+// logged too) into a buffer reused across requests, written to the proxy log and/or to filter
+// state. See docs/access-log.md for the schema and docs/access-log.schema.json for its JSON Schema.
+//
+// Envoy 1.28 runs the connection manager's access loggers (Istio's file access log) BEFORE the
+// access-log handlers of Wasm filters (Envoy #30859; the order was swapped in 1.32 by #35959).
+// A value set in on_log is therefore invisible to %FILTER_STATE()% in Istio 1.20's access log.
+// With the filter-state sink the filter also writes the record and key fields as soon as the
+// response has passed through it (its last encoder callback), which precedes the access log; that
+// early record has `"complete": false` and null duration/byte counts, and on_log overwrites it.
+
+import {
+  RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
+  LogLevelValues, HeaderMapTypeValues, WasmResultValues, Counter, log, log_enabled,
+  get_property_bytes, get_header_map_flat_pairs,
+} from "@solo-io/proxy-runtime";
+import * as imports from "@solo-io/proxy-runtime/assembly/imports";
+import { JsonWriter } from "../common/json-writer";
+import { AccessLogConfig, CapturedHeader, compileConfig } from "./config";
+import {
+  Scratch, PairsIter, MASK, redactPath, writeTimestamp, writeResponseFlags, readI64,
+  isSpiffe, parseSpiffe, SPIFFE_NS_START, SPIFFE_NS_END, SPIFFE_SA_START, SPIFFE_SA_END,
+} from "./format";
+
+export const ROOT_ID = "access-log";
+export const SCHEMA_VERSION: i32 = 1;
+
+// ---------------------------------------------------------------------------------------------
+// Property paths, encoded once. Segments are separated by NUL.
+
+const A_REQUEST_TIME = 0;
+const A_PROTOCOL = 1;
+const A_SOURCE = 2;
+const A_UPSTREAM = 3;
+const A_PEER_SAN = 4;
+const A_CODE = 5;
+const A_DETAILS = 6;
+const A_FLAGS = 7;
+const A_DURATION = 8;
+const A_REQUEST_SIZE = 9;
+const A_RESPONSE_SIZE = 10;
+const A_TRACE_ID = 11;
+const A_SPAN_ID = 12;
+const A_REQUEST_ID = 13;
+const A_ROUTE = 14;
+const A_RULE = 15;
+const A_AUTHZ_DECISION = 16;
+const A_AUTHZ_RULE = 17;
+const A_AUTHZ_AUDIT = 18;
+const A_COUNT = 19;
+
+const ATTR_PATHS: ArrayBuffer[] = [
+  String.UTF8.encode("request\0time"),
+  String.UTF8.encode("request\0protocol"),
+  String.UTF8.encode("source\0address"),
+  String.UTF8.encode("upstream\0address"),
+  String.UTF8.encode("connection\0uri_san_peer_certificate"),
+  String.UTF8.encode("response\0code"),
+  String.UTF8.encode("response\0code_details"),
+  String.UTF8.encode("response\0flags"),
+  String.UTF8.encode("request\0duration"),
+  String.UTF8.encode("request\0size"),
+  String.UTF8.encode("response\0size"),
+  // Filter state of the other filters (Envoy resolves a bare name to wasm.<name>).
+  String.UTF8.encode("tracing.trace_id"),
+  String.UTF8.encode("tracing.span_id"),
+  String.UTF8.encode("tracing.request_id"),
+  String.UTF8.encode("router.route"),
+  String.UTF8.encode("router.rule"),
+  String.UTF8.encode("authz.decision"),
+  String.UTF8.encode("authz.rule"),
+  String.UTF8.encode("authz.audit"),
+];
+
+// Values that can still change after the response has passed this filter: read again in on_log.
+const LATE_MASK: u32 = (1 << A_CODE) | (1 << A_FLAGS) | (1 << A_DETAILS) | (1 << A_UPSTREAM);
+// Only known once the stream is complete: never read for the early record.
+const FINAL_ONLY_MASK: u32 = (1 << A_DURATION) | (1 << A_REQUEST_SIZE) | (1 << A_RESPONSE_SIZE);
+
+const NODE_NAMESPACE = String.UTF8.encode("node\0metadata\0NAMESPACE");
+const NODE_WORKLOAD = String.UTF8.encode("node\0metadata\0WORKLOAD_NAME");
+const NODE_CLUSTER = String.UTF8.encode("node\0metadata\0CLUSTER_ID");
+
+const H_METHOD = String.UTF8.encode(":method");
+const H_PATH = String.UTF8.encode(":path");
+const H_AUTHORITY = String.UTF8.encode(":authority");
+const H_REQUEST_ID = String.UTF8.encode("x-request-id");
+const H_STATUS = String.UTF8.encode(":status");
+
+// Filter-state keys this filter writes (Envoy stores them as wasm.<key>).
+const K_RECORD = String.UTF8.encode("access-log.record");
+const K_TRACE_ID = String.UTF8.encode("access-log.trace_id");
+const K_REQUEST_ID = String.UTF8.encode("access-log.request_id");
+const K_PATH = String.UTF8.encode("access-log.path");
+const K_CALLER = String.UTF8.encode("access-log.caller");
+
+const LOG_INFO: u32 = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Per-VM scratch: Envoy runs one callback at a time per VM, so one writer serves every stream
+// and record (reset, never reallocated unless a record outgrows it).
+
+const writer = new JsonWriter(2048);
+const iter = new PairsIter();
+const smallScratch = new Scratch(64, 256);
+
+// ---------------------------------------------------------------------------------------------
+
+export class AccessLogRoot extends RootContext {
+  config: AccessLogConfig | null = null;
+  workloadNamespace: ArrayBuffer | null = null;
+  workloadName: ArrayBuffer | null = null;
+  workloadCluster: ArrayBuffer | null = null;
+  nodeReads: i32 = 0;
+  dropped: Counter | null = null;
+  // Redacted path and joined header values. Raw bytes kept beyond the cap guarantee the writer
+  // sees an over-cap value and marks the cut. Per root: plugins sharing a VM differ in caps.
+  pathScratch: Scratch = new Scratch(16, 16);
+  valueScratch: Scratch = new Scratch(16, 16);
+
+  onConfigure(configuration_size: u32): bool {
+    const res = compileConfig(this.getConfigurationBytes(configuration_size));
+    if (res.config == null) {
+      for (let i = 0; i < res.errors.length; i++) log(LogLevelValues.error, ROOT_ID + ": " + res.errors[i]);
+      return false;
+    }
+    const cfg = res.config!;
+    this.config = cfg;
+    this.pathScratch = new Scratch(256, cfg.maxValueBytes + 16);
+    this.valueScratch = new Scratch(256, cfg.maxValueBytes + 16);
+    this.readNode();
+    if (this.dropped == null) this.dropped = new Counter("mesh_filters.access-log.dropped");
+    return true;
+  }
+
+  // Istio node metadata is fixed for the life of the proxy: read it at configure time, and once
+  // more from the first stream in case the host could not answer from the root context.
+  readNode(): void {
+    if (this.nodeReads >= 2) return;
+    this.nodeReads++;
+    this.workloadNamespace = get_property_bytes(NODE_NAMESPACE);
+    this.workloadName = get_property_bytes(NODE_WORKLOAD);
+    this.workloadCluster = get_property_bytes(NODE_CLUSTER);
+    if (this.workloadNamespace != null || this.workloadName != null || this.workloadCluster != null) this.nodeReads = 2;
+  }
+
+  createContext(context_id: u32): Context {
+    return new AccessLogStream(context_id, this);
+  }
+}
+
+export class AccessLogStream extends Context {
+  private reqPairs: ArrayBuffer | null = null;
+  private reqRead: bool = false;
+  private respPairs: ArrayBuffer | null = null;
+  private respRead: bool = false;
+  private earlyWritten: bool = false;
+  private attrs: StaticArray<ArrayBuffer | null> = new StaticArray<ArrayBuffer | null>(A_COUNT);
+  private attrRead: u32 = 0;
+
+  constructor(context_id: u32, root: AccessLogRoot) {
+    super(context_id, root);
+  }
+
+  private get root(): AccessLogRoot {
+    return changetype<AccessLogRoot>(this.root_context);
+  }
+
+  onRequestHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
+    const cfg = this.root.config;
+    // The early record needs the request headers, which Envoy hides once this callback returns.
+    if (cfg != null && cfg.toFilterState) this.readRequest();
+    return FilterHeadersStatusValues.Continue;
+  }
+
+  onResponseHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
+    const cfg = this.root.config;
+    if (cfg != null && cfg.toFilterState) {
+      this.readResponse();
+      if (end_of_stream) this.writeEarly(cfg);
+    }
+    return FilterHeadersStatusValues.Continue;
+  }
+
+  onResponseBody(body_buffer_length: usize, end_of_stream: bool): FilterDataStatusValues {
+    if (end_of_stream) {
+      const cfg = this.root.config;
+      if (cfg != null && cfg.toFilterState) this.writeEarly(cfg);
+    }
+    return FilterDataStatusValues.Continue;
+  }
+
+  onResponseTrailers(trailers: u32): FilterTrailersStatusValues {
+    const cfg = this.root.config;
+    if (cfg != null && cfg.toFilterState) this.writeEarly(cfg);
+    return FilterTrailersStatusValues.Continue;
+  }
+
+  onLog(): void {
+    const cfg = this.root.config;
+    if (cfg == null) return;
+    this.root.readNode();
+    // Response values read early may have changed (a reset after the last byte, late flags).
+    this.attrRead &= ~LATE_MASK;
+    const ok = this.build(cfg, true);
+    if (!ok) {
+      this.drop();
+      return;
+    }
+    if (cfg.toLog && log_enabled(LogLevelValues.info)) {
+      imports.proxy_log(LOG_INFO, writer.dataPtr, writer.length);
+    }
+    if (cfg.toFilterState) {
+      if (!this.earlyWritten) this.writeKeyFields();
+      this.setState(K_RECORD, writer.dataPtr, writer.length);
+    }
+  }
+
+  // --- sinks --------------------------------------------------------------------------------
+
+  private writeEarly(cfg: AccessLogConfig): void {
+    if (this.earlyWritten) return;
+    this.earlyWritten = true;
+    if (!this.build(cfg, false)) {
+      this.drop();
+      return;
+    }
+    this.writeKeyFields();
+    this.setState(K_RECORD, writer.dataPtr, writer.length);
+  }
+
+  // The fields an Envoy access-log format most often wants on their own. Values come from the
+  // record just built (the redacted path sits in pathScratch until the next build).
+  private writeKeyFields(): void {
+    const trace = this.attr(A_TRACE_ID);
+    if (trace != null) this.setStateBuf(K_TRACE_ID, trace);
+    const rid = this.attr(A_REQUEST_ID);
+    if (rid != null) this.setStateBuf(K_REQUEST_ID, rid);
+    else if (this.ridEnd >= 0 && this.reqPairs != null) {
+      this.setState(K_REQUEST_ID, changetype<usize>(this.reqPairs!) + <usize>this.ridStart, this.ridEnd - this.ridStart);
+    }
+    const ps = this.root.pathScratch;
+    if (this.havePath) this.setState(K_PATH, changetype<usize>(ps.buf), ps.len);
+    const san = this.attr(A_PEER_SAN);
+    if (san != null && isSpiffe(san)) this.setStateBuf(K_CALLER, san);
+  }
+
+  private setStateBuf(key: ArrayBuffer, value: ArrayBuffer): void {
+    this.setState(key, changetype<usize>(value), value.byteLength);
+  }
+
+  private setState(key: ArrayBuffer, ptr: usize, len: i32): void {
+    const r = imports.proxy_set_property(changetype<usize>(key), key.byteLength, ptr, len);
+    if (r != WasmResultValues.Ok) this.drop();
+  }
+
+  private drop(): void {
+    const c = this.root.dropped;
+    if (c != null) c.increment(1);
+  }
+
+  // --- host reads, each at most once per stream ---------------------------------------------
+
+  private readRequest(): void {
+    if (this.reqRead) return;
+    this.reqRead = true;
+    this.reqPairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+  }
+
+  private readResponse(): void {
+    if (this.respRead) return;
+    this.respRead = true;
+    this.respPairs = get_header_map_flat_pairs(HeaderMapTypeValues.ResponseHeaders);
+  }
+
+  private attr(i: i32): ArrayBuffer | null {
+    const bit: u32 = 1 << <u32>i;
+    if ((this.attrRead & bit) == 0) {
+      unchecked((this.attrs[i] = get_property_bytes(unchecked(ATTR_PATHS[i]))));
+      this.attrRead |= bit;
+    }
+    return unchecked(this.attrs[i]);
+  }
+
+  // Where the x-request-id header sits in reqPairs (set by build), for the request_id key field.
+  private ridStart: i32 = -1;
+  private ridEnd: i32 = -1;
+  private havePath: bool = false;
+
+  // --- record -------------------------------------------------------------------------------
+
+  private build(cfg: AccessLogConfig, complete: bool): bool {
+    this.readRequest();
+    this.readResponse();
+    const w = writer;
+    const root = this.root;
+    const cap = cfg.maxValueBytes;
+    const req = this.reqPairs;
+    w.reset();
+    w.beginObject();
+    w.fieldInt("schema_version", SCHEMA_VERSION);
+    w.fieldBool("complete", complete);
+
+    w.key("timestamp");
+    smallScratch.reset();
+    const t = this.attr(A_REQUEST_TIME);
+    if (t != null && writeTimestamp(readI64(t, -1), smallScratch)) w.stringBytes(smallScratch.buf, 0, 0, smallScratch.len);
+    else w.null();
+
+    w.fieldBytes("trace_id", this.attr(A_TRACE_ID), cap);
+    w.fieldBytes("span_id", this.attr(A_SPAN_ID), cap);
+
+    // Request id and the request line, from one pass over the request headers.
+    let methodS = -1, methodE = -1, pathS = -1, pathE = -1, authS = -1, authE = -1, ridS = -1, ridE = -1;
+    iter.reset(req);
+    while (iter.next()) {
+      if (methodS < 0 && iter.keyIs(H_METHOD)) { methodS = iter.valueStart; methodE = iter.valueEnd; }
+      else if (pathS < 0 && iter.keyIs(H_PATH)) { pathS = iter.valueStart; pathE = iter.valueEnd; }
+      else if (authS < 0 && iter.keyIs(H_AUTHORITY)) { authS = iter.valueStart; authE = iter.valueEnd; }
+      else if (ridS < 0 && iter.keyIs(H_REQUEST_ID)) { ridS = iter.valueStart; ridE = iter.valueEnd; }
+    }
+    this.ridStart = ridS;
+    this.ridEnd = ridE;
+    w.key("request_id");
+    const tracingRid = this.attr(A_REQUEST_ID);
+    if (tracingRid != null) w.stringBytes(tracingRid, cap);
+    else if (ridS >= 0) w.stringBytes(req!, cap, ridS, ridE);
+    else w.null();
+
+    w.key("method");
+    if (methodS >= 0) w.stringBytes(req!, cap, methodS, methodE);
+    else w.null();
+    w.key("authority");
+    if (authS >= 0) w.stringBytes(req!, cap, authS, authE);
+    else w.null();
+    w.key("path");
+    const ps = this.root.pathScratch;
+    ps.reset();
+    this.havePath = pathS >= 0;
+    if (pathS >= 0) {
+      redactPath(req!, pathS, pathE, cfg.redactQueryParams, ps);
+      w.stringBytes(ps.buf, cap, 0, ps.len);
+    } else w.null();
+    w.fieldBytes("protocol", this.attr(A_PROTOCOL), cap);
+
+    // Response.
+    w.key("status");
+    const code = readI64(this.attr(A_CODE), -1);
+    if (code >= 0) w.int(code);
+    else {
+      // A local reply has no response.code until the encoder chain is done: use :status.
+      const st = this.statusHeader();
+      if (st >= 0) w.int(st);
+      else w.null();
+    }
+    w.key("response_flags");
+    const flags = this.attr(A_FLAGS);
+    if (flags != null && flags.byteLength == 8) {
+      smallScratch.reset();
+      writeResponseFlags(load<u64>(changetype<usize>(flags)), smallScratch);
+      w.stringBytes(smallScratch.buf, 0, 0, smallScratch.len);
+    } else w.null();
+    w.fieldBytes("response_code_details", this.attr(A_DETAILS), cap);
+
+    w.key("duration_ms");
+    const dur = complete ? readI64(this.attr(A_DURATION), -1) : -1;
+    if (dur >= 0) w.int(dur / 1000000);
+    else w.null();
+    w.key("request_bytes");
+    const rqb = complete ? readI64(this.attr(A_REQUEST_SIZE), -1) : -1;
+    if (rqb >= 0) w.int(rqb);
+    else w.null();
+    w.key("response_bytes");
+    const rsb = complete ? readI64(this.attr(A_RESPONSE_SIZE), -1) : -1;
+    if (rsb >= 0) w.int(rsb);
+    else w.null();
+
+    w.fieldBytes("upstream_host", this.attr(A_UPSTREAM), cap);
+    w.fieldBytes("source_address", this.attr(A_SOURCE), cap);
+
+    // Caller identity from the peer certificate's first URI SAN.
+    const san = this.attr(A_PEER_SAN);
+    if (san != null && isSpiffe(san)) {
+      w.key("caller").stringBytes(san, cap);
+      if (parseSpiffe(san)) {
+        w.key("caller_namespace").stringBytes(san, cap, SPIFFE_NS_START, SPIFFE_NS_END);
+        w.key("caller_service_account").stringBytes(san, cap, SPIFFE_SA_START, SPIFFE_SA_END);
+      } else {
+        w.fieldNull("caller_namespace");
+        w.fieldNull("caller_service_account");
+      }
+    } else {
+      w.fieldNull("caller");
+      w.fieldNull("caller_namespace");
+      w.fieldNull("caller_service_account");
+    }
+
+    w.fieldBytes("workload_namespace", root.workloadNamespace, cap);
+    w.fieldBytes("workload_name", root.workloadName, cap);
+    w.fieldBytes("workload_cluster", root.workloadCluster, cap);
+
+    w.fieldBytes("route", this.attr(A_ROUTE), cap);
+    w.fieldBytes("rule", this.attr(A_RULE), cap);
+    w.fieldBytes("authz_decision", this.attr(A_AUTHZ_DECISION), cap);
+    w.fieldBytes("authz_rule", this.attr(A_AUTHZ_RULE), cap);
+    w.fieldBytes("authz_audit", this.attr(A_AUTHZ_AUDIT), cap);
+
+    w.key("request_headers");
+    writeHeaders(w, req, cfg.requestHeaders, cap, root.valueScratch);
+    w.key("response_headers");
+    writeHeaders(w, this.respPairs, cfg.responseHeaders, cap, root.valueScratch);
+
+    w.key("tags").beginObject();
+    for (let i = 0; i < cfg.tags.length; i++) {
+      const tag = unchecked(cfg.tags[i]);
+      w.key(tag.key).string(tag.value, cap);
+    }
+    w.endObject();
+    w.endObject();
+    return !w.overflowed;
+  }
+
+  private statusHeader(): i64 {
+    const pairs = this.respPairs;
+    iter.reset(pairs);
+    while (iter.next()) {
+      if (!iter.keyIs(H_STATUS)) continue;
+      const n = iter.valueEnd - iter.valueStart;
+      if (n != 3) return -1;
+      const p = changetype<usize>(pairs!) + <usize>iter.valueStart;
+      let v: i64 = 0;
+      for (let i = 0; i < 3; i++) {
+        const d = <i64>load<u8>(p + <usize>i) - 0x30;
+        if (d < 0 || d > 9) return -1;
+        v = v * 10 + d;
+      }
+      return v;
+    }
+    return -1;
+  }
+}
+
+// Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
+// left out; repeated ones are joined with "," (as Envoy joins request.headers); a redacted
+// header is one MASK however many times it appears.
+function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, list: CapturedHeader[], cap: i32, valueScratch: Scratch): void {
+  w.beginObject();
+  if (pairs != null) {
+    for (let h = 0; h < list.length; h++) {
+      const hdr = unchecked(list[h]);
+      let count = 0;
+      let fs = 0;
+      let fe = 0;
+      iter.reset(pairs);
+      while (iter.next()) {
+        if (!iter.keyIs(hdr.nameBytes)) continue;
+        if (count == 0) {
+          fs = iter.valueStart;
+          fe = iter.valueEnd;
+        }
+        count++;
+      }
+      if (count == 0) continue;
+      w.key(hdr.name);
+      if (hdr.redacted) {
+        w.string(MASK);
+      } else if (count == 1) {
+        w.stringBytes(pairs, cap, fs, fe);
+      } else {
+        valueScratch.reset();
+        let first = true;
+        iter.reset(pairs);
+        while (iter.next()) {
+          if (!iter.keyIs(hdr.nameBytes)) continue;
+          if (!first) valueScratch.byte(0x2c);
+          valueScratch.range(pairs, iter.valueStart, iter.valueEnd);
+          first = false;
+          if (valueScratch.full) break;
+        }
+        w.stringBytes(valueScratch.buf, cap, 0, valueScratch.len);
+      }
+    }
+  }
+  w.endObject();
+}

@@ -1,0 +1,160 @@
+import {
+  Scratch, PairsIter, redactPath, queryNameMatches, writeTimestamp, writeResponseFlags, readI64,
+  parseSpiffe, isSpiffe, SPIFFE_NS_START, SPIFFE_NS_END, SPIFFE_SA_START, SPIFFE_SA_END,
+} from "./format";
+import { b, raw } from "../common/spec-helpers";
+
+function text(s: Scratch): string {
+  return String.UTF8.decodeUnsafe(changetype<usize>(s.buf), <usize>s.len);
+}
+
+function redact(path: string, names: string[]): string {
+  const list: ArrayBuffer[] = [];
+  for (let i = 0; i < names.length; i++) list.push(b(names[i]));
+  const out = new Scratch(8, 1 << 20);
+  const src = b(path);
+  redactPath(src, 0, src.byteLength, list, out);
+  return text(out);
+}
+
+function ts(ns: i64): string {
+  const out = new Scratch(8, 64);
+  if (!writeTimestamp(ns, out)) return "<none>";
+  return text(out);
+}
+
+function flags(v: u64): string {
+  const out = new Scratch(8, 256);
+  writeResponseFlags(v, out);
+  return text(out);
+}
+
+// Serialized header pairs as the host writes them.
+function pairs(kv: string[]): ArrayBuffer {
+  const n = kv.length / 2;
+  let size = 4 + n * 8;
+  for (let i = 0; i < kv.length; i++) size += String.UTF8.byteLength(kv[i]) + 1;
+  const out = new ArrayBuffer(size);
+  const p = changetype<usize>(out);
+  store<u32>(p, n);
+  let d = 4 + n * 8;
+  for (let i = 0; i < n; i++) {
+    store<u32>(p + 4 + i * 8, String.UTF8.byteLength(kv[2 * i]));
+    store<u32>(p + 8 + i * 8, String.UTF8.byteLength(kv[2 * i + 1]));
+  }
+  for (let i = 0; i < kv.length; i++) {
+    const e = String.UTF8.encode(kv[i]);
+    memory.copy(p + d, changetype<usize>(e), e.byteLength);
+    d += e.byteLength + 1;
+  }
+  return out;
+}
+
+describe("redactPath", () => {
+  it("masks the value of a listed parameter and keeps the rest byte for byte", () => {
+    expect(redact("/a/b?x=1&token=s3cr3t&y=2", ["token"])).toBe("/a/b?x=1&token=[REDACTED]&y=2");
+  });
+  it("masks every occurrence of a repeated parameter", () => {
+    expect(redact("/p?token=a&token=b&token=", ["token"])).toBe("/p?token=[REDACTED]&token=[REDACTED]&token=[REDACTED]");
+  });
+  it("matches names case-insensitively and after percent-decoding", () => {
+    expect(redact("/p?Token=a&TOKEN=b&%74oken=c&%54OKEN=d", ["token"])).toBe(
+      "/p?Token=[REDACTED]&TOKEN=[REDACTED]&%74oken=[REDACTED]&%54OKEN=[REDACTED]");
+  });
+  it("does not match a longer or shorter name", () => {
+    expect(redact("/p?tokens=a&toke=b&xtoken=c", ["token"])).toBe("/p?tokens=a&toke=b&xtoken=c");
+  });
+  it("masks a value up to the next '&' so ';' cannot smuggle part of a secret out", () => {
+    expect(redact("/p?token=abc;def&x=1", ["token"])).toBe("/p?token=[REDACTED]&x=1");
+    expect(redact("/p?x=1;token=abc&y=2", ["token"])).toBe("/p?x=1;token=[REDACTED]&y=2");
+  });
+  it("keeps parameters without a value, paths without a query, and empty lists", () => {
+    expect(redact("/p?token&x=1", ["token"])).toBe("/p?token&x=1");
+    expect(redact("/p/token=1", ["token"])).toBe("/p/token=1");
+    expect(redact("/p?token=1", [])).toBe("/p?token=1");
+    expect(redact("/p?", ["token"])).toBe("/p?");
+    expect(redact("/p?&&token=1&", ["token"])).toBe("/p?&&token=[REDACTED]&");
+  });
+  it("handles several names and a secret in the last position", () => {
+    expect(redact("/p?access_token=a&b=c&password=d", ["access_token", "password"])).toBe(
+      "/p?access_token=[REDACTED]&b=c&password=[REDACTED]");
+  });
+  it("treats a broken percent escape literally", () => {
+    expect(queryNameMatches(b("%7"), 0, 2, b("%7"))).toBe(true);
+    expect(queryNameMatches(b("%zzoken"), 0, 7, b("token"))).toBe(false);
+  });
+  it("keeps only a prefix when the output limit is reached, never the masked value", () => {
+    const out = new Scratch(4, 12);
+    const src = b("/p?token=secret-value");
+    redactPath(src, 0, src.byteLength, [b("token")], out);
+    expect(out.full).toBe(true);
+    expect(text(out)).toBe("/p?token=");
+  });
+});
+
+describe("writeTimestamp", () => {
+  it("formats nanoseconds since the epoch as RFC 3339 UTC with milliseconds", () => {
+    expect(ts(0)).toBe("1970-01-01T00:00:00.000Z");
+    expect(ts(1714566896789123456)).toBe("2024-05-01T12:34:56.789Z");
+    // Leap day and the last millisecond of a year.
+    expect(ts(951782400000000000)).toBe("2000-02-29T00:00:00.000Z");
+    expect(ts(1704067199999000000)).toBe("2023-12-31T23:59:59.999Z");
+  });
+  it("refuses negative times and covers the whole int64 nanosecond range", () => {
+    expect(ts(-1)).toBe("<none>");
+    expect(ts(i64.MAX_VALUE)).toBe("2262-04-11T23:47:16.854Z");
+  });
+});
+
+describe("writeResponseFlags", () => {
+  it("prints Envoy's short names in bit order, or '-' for none", () => {
+    expect(flags(0)).toBe("-");
+    expect(flags(0x20)).toBe("UF");
+    expect(flags(0x20 | 0x8000)).toBe("UF,URX");
+    expect(flags(0x4000000)).toBe("DF");
+    expect(flags(0x4000 | 0x1)).toBe("LH,DC");
+  });
+  it("ignores bits Envoy 1.28 does not define", () => {
+    expect(flags(<u64>1 << 40)).toBe("-");
+  });
+});
+
+describe("PairsIter", () => {
+  it("walks every pair and compares keys case-insensitively", () => {
+    const buf = pairs([":method", "GET", "X-A", "1", "x-a", "2"]);
+    const it = new PairsIter();
+    it.reset(buf);
+    let seen = 0;
+    while (it.next()) if (it.keyIs(b("x-a"))) seen++;
+    expect(seen).toBe(2);
+  });
+  it("yields nothing for null, short or lying buffers", () => {
+    const it = new PairsIter();
+    expect(it.reset(null).next()).toBe(false);
+    expect(it.reset(raw([1, 0])).next()).toBe(false);
+    expect(it.reset(raw([200, 0, 0, 0, 1, 0, 0, 0])).next()).toBe(false);
+    // Count 1, key length 100 in a 14-byte buffer.
+    expect(it.reset(raw([1, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0])).next()).toBe(false);
+  });
+});
+
+describe("SPIFFE and int64 helpers", () => {
+  it("splits Istio workload identities", () => {
+    const id = b("spiffe://cluster.local/ns/payments/sa/checkout");
+    expect(parseSpiffe(id)).toBe(true);
+    expect(String.UTF8.decodeUnsafe(changetype<usize>(id) + SPIFFE_NS_START, SPIFFE_NS_END - SPIFFE_NS_START)).toBe("payments");
+    expect(String.UTF8.decodeUnsafe(changetype<usize>(id) + SPIFFE_SA_START, SPIFFE_SA_END - SPIFFE_SA_START)).toBe("checkout");
+  });
+  it("rejects other shapes but still recognises the scheme", () => {
+    expect(parseSpiffe(b("spiffe://td/ns//sa/x"))).toBe(false);
+    expect(parseSpiffe(b("spiffe://td/ns/a/sa/b/c"))).toBe(false);
+    expect(parseSpiffe(b("spiffe://td/workload"))).toBe(false);
+    expect(isSpiffe(b("spiffe://td/workload"))).toBe(true);
+    expect(isSpiffe(b("https://example.com"))).toBe(false);
+  });
+  it("reads little-endian int64 only from 8-byte values", () => {
+    expect(readI64(raw([0x2a, 0, 0, 0, 0, 0, 0, 0]), -1)).toBe(42);
+    expect(readI64(raw([1, 2, 3]), -1)).toBe(-1);
+    expect(readI64(null, -7)).toBe(-7);
+  });
+});

@@ -1,0 +1,383 @@
+// Pure helpers that turn host values into record text: header-pair lookup, query redaction,
+// RFC 3339 timestamps, Envoy response-flag names, SPIFFE ID parts. No proxy ABI here, so the
+// as-pect specs exercise them directly. Nothing traps: every load is bounds-checked first.
+
+import { lowerAscii, hexDigitValue } from "../common/bytes";
+
+// ---------------------------------------------------------------------------------------------
+// Scratch output buffer
+
+/** Growable byte buffer reused across requests (redacted path, joined header values, flags). */
+export class Scratch {
+  buf: ArrayBuffer;
+  len: i32 = 0;
+  /** Set when an append would pass `limit`: the content is then a prefix. */
+  full: bool = false;
+  private limit: i32;
+
+  constructor(initial: i32, limit: i32) {
+    this.buf = new ArrayBuffer(initial < 16 ? 16 : initial);
+    this.limit = limit;
+  }
+
+  reset(): void {
+    this.len = 0;
+    this.full = false;
+  }
+
+  // Grows the buffer for `extra` more bytes; false (and `full`) past the limit.
+  private ensure(extra: i32): bool {
+    const need = <i64>this.len + <i64>extra;
+    if (need > <i64>this.limit) {
+      this.full = true;
+      return false;
+    }
+    if (need <= <i64>this.buf.byteLength) return true;
+    let next = <i64>this.buf.byteLength << 1;
+    if (next < need) next = need;
+    if (next > <i64>this.limit) next = <i64>this.limit;
+    const nb = new ArrayBuffer(<i32>next);
+    memory.copy(changetype<usize>(nb), changetype<usize>(this.buf), <usize>this.len);
+    this.buf = nb;
+    return true;
+  }
+
+  byte(c: u32): void {
+    if (!this.ensure(1)) return;
+    store<u8>(changetype<usize>(this.buf) + <usize>this.len, <u8>c);
+    this.len++;
+  }
+
+  /** Appends src[start, end) (clamped); past the limit only the prefix that fits is kept. */
+  range(src: ArrayBuffer, start: i32, end: i32): void {
+    if (start < 0) start = 0;
+    if (end > src.byteLength) end = src.byteLength;
+    if (start >= end) return;
+    let n = end - start;
+    const room = this.limit - this.len;
+    if (n > room) {
+      n = room;
+      this.full = true;
+      if (n <= 0) return;
+    }
+    if (!this.ensure(n)) return;
+    memory.copy(changetype<usize>(this.buf) + <usize>this.len, changetype<usize>(src) + <usize>start, <usize>n);
+    this.len += n;
+  }
+
+  all(src: ArrayBuffer): void {
+    this.range(src, 0, src.byteLength);
+  }
+
+  /** Appends an ASCII AS string (constants). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (!this.ensure(n)) return;
+    const p = changetype<usize>(this.buf) + <usize>this.len;
+    for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
+    this.len += n;
+  }
+
+  /** Appends v as exactly `width` decimal digits (zero-padded; v must fit). */
+  digits(v: u32, width: i32): void {
+    if (!this.ensure(width)) return;
+    const p = changetype<usize>(this.buf) + <usize>this.len;
+    for (let i = width - 1; i >= 0; i--) {
+      store<u8>(p + <usize>i, <u8>(0x30 + v % 10));
+      v /= 10;
+    }
+    this.len += width;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serialized header pairs (proxy_get_header_map_pairs): u32 count, count x (u32 key length,
+// u32 value length), then each key and each value followed by a NUL.
+
+/** Allocation-free iterator over a serialized pair buffer. A malformed buffer yields nothing. */
+export class PairsIter {
+  buf: ArrayBuffer = new ArrayBuffer(0);
+  keyStart: i32 = 0;
+  keyEnd: i32 = 0;
+  valueStart: i32 = 0;
+  valueEnd: i32 = 0;
+  private count: i32 = 0;
+  private index: i32 = 0;
+  private data: i32 = 0;
+
+  reset(buf: ArrayBuffer | null): PairsIter {
+    this.index = 0;
+    this.count = 0;
+    if (buf == null) return this;
+    this.buf = buf;
+    const n = buf.byteLength;
+    if (n < 4) return this;
+    const count = load<u32>(changetype<usize>(buf));
+    // Each pair needs 8 bytes of sizes and 2 NULs at least.
+    if (<u64>count * 10 + 4 > <u64>n) return this;
+    this.count = <i32>count;
+    this.data = 4 + this.count * 8;
+    return this;
+  }
+
+  next(): bool {
+    if (this.index >= this.count) return false;
+    const p = changetype<usize>(this.buf);
+    const sizes = p + 4 + (<usize>this.index << 3);
+    const kl = <u64>load<u32>(sizes);
+    const vl = <u64>load<u32>(sizes + 4);
+    const ks = <u64>this.data;
+    const end = ks + kl + 1 + vl + 1;
+    if (end > <u64>this.buf.byteLength) {
+      this.count = 0;
+      return false;
+    }
+    this.keyStart = <i32>ks;
+    this.keyEnd = <i32>(ks + kl);
+    this.valueStart = <i32>(ks + kl + 1);
+    this.valueEnd = <i32>(ks + kl + 1 + vl);
+    this.data = <i32>end;
+    this.index++;
+    return true;
+  }
+
+  /** The current key equals `lowerName` (already lower case), ASCII case-insensitively. */
+  keyIs(lowerName: ArrayBuffer): bool {
+    const n = lowerName.byteLength;
+    if (this.keyEnd - this.keyStart != n) return false;
+    const p = changetype<usize>(this.buf) + <usize>this.keyStart;
+    const q = changetype<usize>(lowerName);
+    for (let i = 0; i < n; i++) {
+      if (lowerAscii(<u32>load<u8>(p + <usize>i)) != <u32>load<u8>(q + <usize>i)) return false;
+    }
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query redaction
+
+export const MASK = "[REDACTED]";
+
+// Percent-decoded, ASCII-lowercased byte of a query-parameter name at src[i], with the number of
+// source bytes it used in `PCT_ADV`. A malformed escape is taken literally.
+let PCT_ADV: i32 = 1;
+function decodedNameByte(p: usize, i: i32, end: i32): u32 {
+  const c = <u32>load<u8>(p + <usize>i);
+  if (c == 0x25 && i + 2 < end) {
+    const hi = hexDigitValue(<u32>load<u8>(p + <usize>(i + 1)));
+    const lo = hexDigitValue(<u32>load<u8>(p + <usize>(i + 2)));
+    if (hi >= 0 && lo >= 0) {
+      PCT_ADV = 3;
+      return lowerAscii(<u32>((hi << 4) | lo));
+    }
+  }
+  PCT_ADV = 1;
+  return lowerAscii(c);
+}
+
+/**
+ * True when the parameter name src[start, end), percent-decoded and ASCII-lowercased, equals
+ * `lowerName`. Matching ignores case and escapes so `Token`, `TOKEN` and `%74oken` are all
+ * redacted when `token` is configured: a log must not leak a secret through a spelling variant.
+ */
+export function queryNameMatches(src: ArrayBuffer, start: i32, end: i32, lowerName: ArrayBuffer): bool {
+  const n = lowerName.byteLength;
+  if (n == 0 || start < 0 || end > src.byteLength || start >= end) return false;
+  const p = changetype<usize>(src);
+  const q = changetype<usize>(lowerName);
+  let i = start;
+  let k = 0;
+  while (i < end) {
+    if (k >= n) return false;
+    const c = decodedNameByte(p, i, end);
+    if (c != <u32>load<u8>(q + <usize>k)) return false;
+    i += PCT_ADV;
+    k++;
+  }
+  return k == n;
+}
+
+function nameListed(src: ArrayBuffer, start: i32, end: i32, names: ArrayBuffer[]): bool {
+  for (let j = 0; j < names.length; j++) {
+    if (queryNameMatches(src, start, end, unchecked(names[j]))) return true;
+  }
+  return false;
+}
+
+/**
+ * Writes src[from, end) (a request :path) into out with the value of every query parameter named in
+ * `names` replaced by MASK. Parameters start after `?`, `&` or `;`; a masked value runs to the
+ * next `&` (or the end), so neither `token=a;b` nor `x=1;token=s` leaks part of a secret. A
+ * parameter without `=` has no value and is kept. Returns the number of values masked.
+ */
+export function redactPath(src: ArrayBuffer, from: i32, end: i32, names: ArrayBuffer[], out: Scratch): i32 {
+  if (end < 0 || end > src.byteLength) end = src.byteLength;
+  if (from < 0) from = 0;
+  if (from >= end) return 0;
+  const p = changetype<usize>(src);
+  let q = from;
+  while (q < end && load<u8>(p + <usize>q) != 0x3f) q++;
+  if (q >= end || names.length == 0) {
+    out.range(src, from, end);
+    return 0;
+  }
+  out.range(src, from, q + 1);
+  let masked = 0;
+  let pos = q + 1;
+  while (pos <= end) {
+    // Parameter name: up to '=', '&', ';' or the end.
+    let i = pos;
+    while (i < end) {
+      const c = load<u8>(p + <usize>i);
+      if (c == 0x3d || c == 0x26 || c == 0x3b) break;
+      i++;
+    }
+    const hasValue = i < end && load<u8>(p + <usize>i) == 0x3d;
+    if (hasValue && nameListed(src, pos, i, names)) {
+      out.range(src, pos, i + 1);
+      out.ascii(MASK);
+      masked++;
+      let j = i + 1;
+      while (j < end && load<u8>(p + <usize>j) != 0x26) j++;
+      if (j >= end) break;
+      out.byte(0x26);
+      pos = j + 1;
+      continue;
+    }
+    // Not redacted: copy through the next separator.
+    let j = i;
+    while (j < end) {
+      const c = load<u8>(p + <usize>j);
+      if (c == 0x26 || c == 0x3b) break;
+      j++;
+    }
+    if (j >= end) {
+      out.range(src, pos, end);
+      break;
+    }
+    out.range(src, pos, j + 1);
+    pos = j + 1;
+    if (pos == end) break;
+  }
+  return masked;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+/**
+ * Appends `ns` (nanoseconds since the Unix epoch) as RFC 3339 UTC with milliseconds,
+ * `2024-05-01T12:34:56.789Z`. Returns false (nothing written) outside years 1970..9999.
+ */
+export function writeTimestamp(ns: i64, out: Scratch): bool {
+  if (ns < 0) return false;
+  const ms = ns / 1000000;
+  let days = ms / 86400000;
+  const msOfDay = <u32>(ms % 86400000);
+  // Civil-from-days (H. Hinnant's algorithm), valid for the proleptic Gregorian calendar.
+  days += 719468;
+  const era = days / 146097;
+  const doe = days - era * 146097;
+  const yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  let year = yoe + era * 400;
+  const doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const mp = (5 * doy + 2) / 153;
+  const day = doy - (153 * mp + 2) / 5 + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  if (month <= 2) year++;
+  if (year > 9999) return false;
+  out.digits(<u32>year, 4);
+  out.byte(0x2d);
+  out.digits(<u32>month, 2);
+  out.byte(0x2d);
+  out.digits(<u32>day, 2);
+  out.byte(0x54);
+  out.digits(msOfDay / 3600000, 2);
+  out.byte(0x3a);
+  out.digits((msOfDay / 60000) % 60, 2);
+  out.byte(0x3a);
+  out.digits((msOfDay / 1000) % 60, 2);
+  out.byte(0x2e);
+  out.digits(msOfDay % 1000, 3);
+  out.byte(0x5a);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response flags
+
+// Envoy 1.28's short names, indexed by bit (envoy/stream_info/stream_info.h ResponseFlag and
+// source/common/stream_info/utility.h), in the order %RESPONSE_FLAGS% prints them.
+const FLAG_NAMES: string[] = [
+  "LH", "UH", "UT", "LR", "UR", "UF", "UC", "UO", "NR", "DI", "FI", "RL", "UAEX", "RLSE", "DC",
+  "URX", "SI", "IH", "DPE", "UMSDR", "RFCF", "NFCF", "DT", "UPE", "NC", "OM", "DF",
+];
+
+/** Appends the flags as %RESPONSE_FLAGS% would print them: `UF,URX`, or `-` for none. */
+export function writeResponseFlags(flags: u64, out: Scratch): void {
+  let any = false;
+  const n = FLAG_NAMES.length;
+  for (let i = 0; i < n; i++) {
+    if ((flags & (<u64>1 << <u64>i)) == 0) continue;
+    if (any) out.byte(0x2c);
+    out.ascii(unchecked(FLAG_NAMES[i]));
+    any = true;
+  }
+  if (!any) out.byte(0x2d);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SPIFFE
+
+/**
+ * For `spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>` (Istio's workload identity)
+ * sets SPIFFE_NS / SPIFFE_SA to the packed ranges of the namespace and service account and returns
+ * true. Any other shape returns false: the caller ID is still logged, its parts are null.
+ */
+export let SPIFFE_NS_START: i32 = 0;
+export let SPIFFE_NS_END: i32 = 0;
+export let SPIFFE_SA_START: i32 = 0;
+export let SPIFFE_SA_END: i32 = 0;
+
+export function isSpiffe(id: ArrayBuffer): bool {
+  return id.byteLength > 9 && prefixAt(id, 0, "spiffe://");
+}
+
+function prefixAt(buf: ArrayBuffer, at: i32, s: string): bool {
+  const n = s.length;
+  if (at < 0 || at + n > buf.byteLength) return false;
+  const p = changetype<usize>(buf) + <usize>at;
+  for (let i = 0; i < n; i++) {
+    if (<u32>load<u8>(p + <usize>i) != <u32>s.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+export function parseSpiffe(id: ArrayBuffer): bool {
+  if (!isSpiffe(id)) return false;
+  const end = id.byteLength;
+  const p = changetype<usize>(id);
+  let i = 9;
+  while (i < end && load<u8>(p + <usize>i) != 0x2f) i++;
+  if (i == 9 || !prefixAt(id, i, "/ns/")) return false;
+  const nsStart = i + 4;
+  let j = nsStart;
+  while (j < end && load<u8>(p + <usize>j) != 0x2f) j++;
+  if (j == nsStart || !prefixAt(id, j, "/sa/")) return false;
+  const saStart = j + 4;
+  let k = saStart;
+  while (k < end && load<u8>(p + <usize>k) != 0x2f) k++;
+  if (k == saStart || k != end) return false;
+  SPIFFE_NS_START = nsStart;
+  SPIFFE_NS_END = j;
+  SPIFFE_SA_START = saStart;
+  SPIFFE_SA_END = k;
+  return true;
+}
+
+/** Little-endian int64 property value (Envoy's encoding of int64, timestamps, durations), or fallback. */
+export function readI64(v: ArrayBuffer | null, fallback: i64): i64 {
+  if (v == null || v.byteLength != 8) return fallback;
+  return load<i64>(changetype<usize>(v));
+}
