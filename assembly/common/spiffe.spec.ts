@@ -1,0 +1,118 @@
+import {
+  SpiffeId, SpiffeError, spiffeErrorText, parseSpiffeId, parseIstioIdentity, parseIstioPrincipal,
+  parsePrincipal, validatePrincipalPattern, SPIFFE_MAX_BYTES,
+} from "./spiffe";
+import { b, raw, cat } from "./spec-helpers";
+
+const ID = new SpiffeId();
+
+function spiffe(s: string): string {
+  const e = parseSpiffeId(b(s), ID);
+  return e == SpiffeError.None ? ID.trustDomain() + "|" + ID.path() : "ERR:" + spiffeErrorText(e);
+}
+
+function istio(s: string): string {
+  const e = parseIstioIdentity(b(s), ID);
+  return e == SpiffeError.None ? ID.trustDomain() + "|" + ID.namespace() + "|" + ID.serviceAccount() : "ERR:" + spiffeErrorText(e);
+}
+
+describe("parseSpiffeId", () => {
+  it("splits trust domain and path", () => {
+    expect(spiffe("spiffe://example.org/workload/a")).toBe("example.org|/workload/a");
+    expect(spiffe("spiffe://cluster.local/ns/default/sa/bookinfo-productpage")).toBe("cluster.local|/ns/default/sa/bookinfo-productpage");
+    expect(spiffe("spiffe://td")).toBe("td|");
+    expect(spiffe("spiffe://a-b_c.9/A.b-C_9")).toBe("a-b_c.9|/A.b-C_9");
+  });
+  it("exposes byte offsets into the caller's buffer", () => {
+    const buf = b("spiffe://td/x/y");
+    expect(parseSpiffeId(buf, ID)).toBe(SpiffeError.None);
+    expect(ID.tdStart).toBe(9);
+    expect(ID.tdEnd).toBe(11);
+    expect(ID.pathStart).toBe(11);
+    expect(ID.pathEnd).toBe(15);
+    expect(ID.principalStart()).toBe(9);
+    expect(ID.principalEnd()).toBe(15);
+  });
+  it("requires the exact lower-case scheme", () => {
+    expect(spiffe("SPIFFE://td/x")).toBe("ERR:SPIFFE ID must start with \"spiffe://\"");
+    expect(spiffe("spiffe:/td/x")).toBe("ERR:SPIFFE ID must start with \"spiffe://\"");
+    expect(spiffe("https://td/x")).toBe("ERR:SPIFFE ID must start with \"spiffe://\"");
+    expect(spiffe("td/x")).toBe("ERR:SPIFFE ID must start with \"spiffe://\"");
+    expect(spiffe("")).toBe("ERR:empty SPIFFE ID");
+  });
+  it("validates the trust domain", () => {
+    expect(spiffe("spiffe://")).toBe("ERR:trust domain is missing");
+    expect(spiffe("spiffe:///path")).toBe("ERR:trust domain is missing");
+    expect(spiffe("spiffe://Example.org/x")).toBe("ERR:trust domain may only contain a-z, 0-9, '.', '-' and '_'");
+    expect(spiffe("spiffe://td:8443/x")).toBe("ERR:trust domain may only contain a-z, 0-9, '.', '-' and '_'");
+    expect(spiffe("spiffe://user@td/x")).toBe("ERR:trust domain may only contain a-z, 0-9, '.', '-' and '_'");
+    expect(spiffe("spiffe://t%64/x")).toBe("ERR:trust domain may only contain a-z, 0-9, '.', '-' and '_'");
+  });
+  it("validates the path", () => {
+    expect(spiffe("spiffe://td/")).toBe("ERR:path must not end with '/'");
+    expect(spiffe("spiffe://td/a/")).toBe("ERR:path must not end with '/'");
+    expect(spiffe("spiffe://td//a")).toBe("ERR:path segments must not be empty");
+    expect(spiffe("spiffe://td/a//b")).toBe("ERR:path segments must not be empty");
+    expect(spiffe("spiffe://td/./a")).toBe("ERR:path segments must not be '.' or '..'");
+    expect(spiffe("spiffe://td/a/..")).toBe("ERR:path segments must not be '.' or '..'");
+    expect(spiffe("spiffe://td/.../a")).toBe("td|/.../a");
+    expect(spiffe("spiffe://td/a?x=1")).toBe("ERR:path may only contain A-Z, a-z, 0-9, '.', '-', '_' and '/'");
+    expect(spiffe("spiffe://td/a#f")).toBe("ERR:path may only contain A-Z, a-z, 0-9, '.', '-', '_' and '/'");
+    expect(spiffe("spiffe://td/a%20b")).toBe("ERR:path may only contain A-Z, a-z, 0-9, '.', '-', '_' and '/'");
+    expect(spiffe("spiffe://td/é")).toBe("ERR:path may only contain A-Z, a-z, 0-9, '.', '-', '_' and '/'");
+  });
+  it("rejects NUL, invalid UTF-8 and oversized IDs", () => {
+    expect(parseSpiffeId(cat(b("spiffe://td/a"), raw([0])), ID)).toBe(SpiffeError.BadPathChar);
+    expect(parseSpiffeId(cat(b("spiffe://t"), raw([0xff])), ID)).toBe(SpiffeError.BadTrustDomainChar);
+    const max = "spiffe://td/" + "a".repeat(SPIFFE_MAX_BYTES - 12);
+    expect(parseSpiffeId(b(max), ID)).toBe(SpiffeError.None);
+    expect(parseSpiffeId(b(max + "a"), ID)).toBe(SpiffeError.TooLong);
+    expect(parseSpiffeId(b("spiffe://td/" + "a/".repeat(100000) + "a"), ID)).toBe(SpiffeError.TooLong);
+  });
+});
+
+describe("Istio identities", () => {
+  it("extracts trust domain, namespace and service account", () => {
+    expect(istio("spiffe://cluster.local/ns/default/sa/productpage")).toBe("cluster.local|default|productpage");
+    expect(istio("spiffe://td/ns/a/sa/b")).toBe("td|a|b");
+  });
+  it("rejects other shapes", () => {
+    const notIstio = "ERR:" + spiffeErrorText(SpiffeError.NotIstioShape);
+    expect(istio("spiffe://td")).toBe(notIstio);
+    expect(istio("spiffe://td/ns/a")).toBe(notIstio);
+    expect(istio("spiffe://td/ns/a/sa")).toBe(notIstio);
+    expect(istio("spiffe://td/ns/a/sa/b/extra")).toBe(notIstio);
+    expect(istio("spiffe://td/NS/a/sa/b")).toBe(notIstio);
+    expect(istio("spiffe://td/ns/a/xx/b")).toBe(notIstio);
+    expect(istio("spiffe://td/workload/x")).toBe(notIstio);
+    expect(istio("spiffe://td/ns//sa/b")).toBe("ERR:path segments must not be empty");
+  });
+  it("parses the principal form without scheme", () => {
+    expect(parseIstioPrincipal(b("cluster.local/ns/foo/sa/bar"), ID)).toBe(SpiffeError.None);
+    expect(ID.namespace()).toBe("foo");
+    expect(ID.serviceAccount()).toBe("bar");
+    expect(parseIstioPrincipal(b("spiffe://cluster.local/ns/foo/sa/bar"), ID)).toBe(SpiffeError.BadTrustDomainChar);
+    expect(parseIstioPrincipal(b(""), ID)).toBe(SpiffeError.Empty);
+    expect(parsePrincipal(b("td/workload/x"), ID)).toBe(SpiffeError.None);
+    expect(ID.path()).toBe("/workload/x");
+  });
+});
+
+describe("validatePrincipalPattern", () => {
+  it("accepts Istio principal patterns", () => {
+    expect(validatePrincipalPattern("*")).toBe("");
+    expect(validatePrincipalPattern("cluster.local/ns/foo/sa/bar")).toBe("");
+    expect(validatePrincipalPattern("cluster.local/ns/foo/*")).toBe("");
+    expect(validatePrincipalPattern("*/ns/foo/sa/bar")).toBe("");
+    expect(validatePrincipalPattern("td/workload/x")).toBe("");
+  });
+  it("explains what is wrong", () => {
+    expect(validatePrincipalPattern("")).toBe("principal must not be empty");
+    expect(validatePrincipalPattern("spiffe://cluster.local/ns/foo/sa/bar")).toBe("principals omit the \"spiffe://\" prefix; write <trust-domain>/ns/<namespace>/sa/<service-account>");
+    expect(validatePrincipalPattern("*/ns/*/sa/bar")).toBe("'*' is only allowed as the whole principal, at its start or at its end");
+    expect(validatePrincipalPattern("*foo*")).toBe("'*' is only allowed as the whole principal, at its start or at its end");
+    expect(validatePrincipalPattern("td/ns/a b/sa/c")).toBe("principal may only contain A-Z, a-z, 0-9, '.', '-', '_' and '/' besides a leading or trailing '*'");
+    expect(validatePrincipalPattern("td/ns/foo/sa/")).toBe("path must not end with '/'");
+    expect(validatePrincipalPattern("TD/ns/foo/sa/bar")).toBe("trust domain may only contain a-z, 0-9, '.', '-' and '_'");
+  });
+});
