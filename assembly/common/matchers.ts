@@ -46,7 +46,7 @@ export class StringMatcher {
   matches(value: ArrayBuffer | null): bool {
     const k = this.kind;
     if (value == null) return k == MatchKind.Absent;
-    const v = value!;
+    const v = value;
     const nd = this.needle;
     const n = nd.byteLength;
     const len = v.byteLength;
@@ -316,7 +316,7 @@ export class PatternSet {
       }
       return -1;
     }
-    const v = value!;
+    const v = value;
     const len = v.byteLength;
     if (this.nonEmptyIndex >= 0 && len > 0) return this.nonEmptyIndex;
     if (this.exact.size > 0) {
