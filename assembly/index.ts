@@ -3,3 +3,4 @@
 // that names it (see the SDK patch), it never traps.
 export * from "@solo-io/proxy-runtime/proxy";
 import "./access-log/register";
+import "./router/register";

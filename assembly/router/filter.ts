@@ -1,0 +1,498 @@
+// The `router` filter: decides a route per request and hands it to Istio's VirtualService as a
+// request header (role "decide"), or strips route values sent by untrusted callers on the
+// inbound side (role "guard"). Behaviour and configuration: docs/router.md.
+
+import {
+  RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, Counter,
+  log, log_enabled, get_header_map_value, get_header_map_flat_pairs, replace_header_map_value,
+  remove_header_map_value, get_property_bytes, set_property_bytes,
+} from "@solo-io/proxy-runtime";
+import {
+  bytesEqual, startsWith, endsWith, contains, indexOfByte, rangeEquals, indexOf, findCookie,
+  findQueryParam, sliceStart, sliceEnd, NO_SLICE,
+} from "../common/bytes";
+import { fmix64, fnv1aStep, pickWeighted } from "../common/hash";
+import { IpAddr, parseSocketAddress, xffClientAddress } from "../common/cidr";
+import {
+  RouterConfig, Condition, Split, CondKind, Op, HashSource, Role, compileConfig,
+  SLOT_ROUTE, SLOT_PATH, SLOT_METHOD, LABEL_DEFAULT, LABEL_INCOMING,
+} from "./config";
+import { anyCallerMatches } from "./callers";
+import { findBaggageValue, setBaggageMember } from "./baggage";
+import { joinHeaderValues } from "./pairs";
+
+const PROP_ROUTE = String.UTF8.encode("router.route");
+const PROP_RULE = String.UTF8.encode("router.rule");
+const PROP_SOURCE_ADDRESS = String.UTF8.encode("source\0address");
+const PROP_MTLS = String.UTF8.encode("connection\0mtls");
+const PROP_PEER_SAN = String.UTF8.encode("connection\0uri_san_peer_certificate");
+const BAGGAGE = String.UTF8.encode("baggage");
+const LABEL_DEFAULT_BYTES = String.UTF8.encode(LABEL_DEFAULT);
+const LABEL_INCOMING_BYTES = String.UTF8.encode(LABEL_INCOMING);
+const ECHO_ROUTE = String.UTF8.encode("route=");
+const ECHO_RULE = String.UTF8.encode("; rule=");
+const EMPTY = new ArrayBuffer(0);
+
+/** Which decision a request got (Stream.label): a rule index >= 0, or one of these. */
+const BY_DEFAULT: i32 = -1;
+const BY_INCOMING: i32 = -2;
+const BY_NOTHING: i32 = -3;
+
+// Unknown incoming route values are logged at warn for the first one and then every 1024th, so
+// a client sending junk on every request cannot flood the proxy log; the metric counts all.
+const UNKNOWN_LOG_EVERY: u64 = 1024;
+const MAX_LOGGED_VALUE = 64;
+
+/** Envoy metrics (prefixed `wasmcustom.` by Envoy). Defined once per configuration. */
+class Metrics {
+  routes: StaticArray<Counter> = new StaticArray<Counter>(0);
+  rules: StaticArray<Counter> = new StaticArray<Counter>(0);
+  /** Per rule; only split rules have one, other entries are never used. */
+  keyAbsent: StaticArray<Counter | null> = new StaticArray<Counter | null>(0);
+  byDefault: Counter | null = null;
+  noRoute: Counter | null = null;
+  incomingKept: Counter | null = null;
+  incomingUnknown: Counter | null = null;
+  incomingStripped: Counter | null = null;
+  guardAllowed: Counter | null = null;
+  guardStripped: Counter | null = null;
+
+  static define(cfg: RouterConfig): Metrics {
+    const m = new Metrics();
+    const p = "mesh_filters.router.";
+    if (cfg.role == Role.Guard) {
+      m.guardAllowed = new Counter(p + "guard.allowed");
+      m.guardStripped = new Counter(p + "guard.stripped");
+      return m;
+    }
+    const routes = new StaticArray<Counter>(cfg.routes.length);
+    for (let i = 0; i < routes.length; i++) routes[i] = new Counter(p + "route." + cfg.routes[i]);
+    m.routes = routes;
+    const n = cfg.rules.length;
+    const rules = new StaticArray<Counter>(n);
+    const absent = new StaticArray<Counter | null>(n);
+    for (let i = 0; i < n; i++) {
+      const rule = cfg.rules[i];
+      rules[i] = new Counter(p + "rule." + rule.name);
+      if (rule.split != null) absent[i] = new Counter(p + "key_absent." + rule.name);
+    }
+    m.rules = rules;
+    m.keyAbsent = absent;
+    m.byDefault = new Counter(p + "default");
+    m.noRoute = new Counter(p + "no_route");
+    m.incomingKept = new Counter(p + "incoming.kept");
+    m.incomingUnknown = new Counter(p + "incoming.unknown");
+    m.incomingStripped = new Counter(p + "incoming.stripped");
+    return m;
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function bump(c: Counter | null): void {
+  if (c != null) c.increment(1);
+}
+
+/**
+ * The request as the rules see it: headers fetched lazily, each at most once per request, and
+ * the client address parsed at most once. One instance per root context, reset per request by
+ * bumping a generation number (no per-request clearing loop, whatever the number of slots).
+ */
+class RequestView {
+  keys: StaticArray<ArrayBuffer>;
+  values: StaticArray<ArrayBuffer | null>;
+  loaded: StaticArray<u32>;
+  gen: u32 = 0;
+  pathEndGen: u32 = 0;
+  pathEnd: i32 = 0;
+  addrGen: u32 = 0;
+  addrOk: bool = false;
+  addr: IpAddr = new IpAddr();
+
+  constructor(names: string[]) {
+    const n = names.length;
+    const keys = new StaticArray<ArrayBuffer>(n);
+    for (let i = 0; i < n; i++) keys[i] = String.UTF8.encode(names[i]);
+    this.keys = keys;
+    this.values = new StaticArray<ArrayBuffer | null>(n);
+    this.loaded = new StaticArray<u32>(n);
+  }
+
+  begin(): void {
+    this.gen++;
+    if (this.gen == 0) {
+      // Wrapped after 2^32 requests: clear so a stale slot cannot look current.
+      for (let i = 0; i < this.loaded.length; i++) unchecked((this.loaded[i] = 0));
+      this.gen = 1;
+    }
+  }
+
+  header(slot: i32): ArrayBuffer | null {
+    if (slot < 0 || slot >= this.keys.length) return null;
+    if (unchecked(this.loaded[slot]) != this.gen) {
+      unchecked((this.values[slot] = get_header_map_value(HeaderMapTypeValues.RequestHeaders, unchecked(this.keys[slot]))));
+      unchecked((this.loaded[slot] = this.gen));
+    }
+    return unchecked(this.values[slot]);
+  }
+
+  /** Overrides a slot for the rest of this request (a value the filter removed). */
+  forget(slot: i32): void {
+    if (slot < 0 || slot >= this.keys.length) return;
+    unchecked((this.values[slot] = null));
+    unchecked((this.loaded[slot] = this.gen));
+  }
+
+  /** :path without its query string and fragment: [0, pathEnd()). */
+  pathEndOf(path: ArrayBuffer): i32 {
+    if (this.pathEndGen != this.gen) {
+      let e = indexOfByte(path, 0x3f);
+      const hash = indexOfByte(path, 0x23);
+      if (e < 0 || (hash >= 0 && hash < e)) e = hash;
+      this.pathEnd = e < 0 ? path.byteLength : e;
+      this.pathEndGen = this.gen;
+    }
+    return this.pathEnd;
+  }
+
+  /**
+   * The client address: from x-forwarded-for when xffNumTrustedHops > 0 and the header has
+   * enough entries, else Envoy's source.address. False when neither parses.
+   */
+  client(cfg: RouterConfig): bool {
+    if (this.addrGen == this.gen) return this.addrOk;
+    this.addrGen = this.gen;
+    let ok = false;
+    if (cfg.xffSlot >= 0) {
+      const xff = this.header(cfg.xffSlot);
+      if (xff != null) ok = xffClientAddress(xff, cfg.xffNumTrustedHops, this.addr);
+    }
+    if (!ok) {
+      const src = get_property_bytes(PROP_SOURCE_ADDRESS);
+      ok = src != null && parseSocketAddress(src, this.addr);
+    }
+    this.addrOk = ok;
+    return ok;
+  }
+}
+
+function matchString(op: Op, v: ArrayBuffer, s: i32, e: i32, want: ArrayBuffer): bool {
+  const n = want.byteLength;
+  switch (op) {
+    case Op.Exact: return rangeEquals(v, s, e, want);
+    case Op.Prefix: return e - s >= n && rangeEquals(v, s, s + n, want);
+    case Op.Suffix: return e - s >= n && rangeEquals(v, e - n, e, want);
+    case Op.Contains: return indexOf(v, want, s, e) >= 0;
+  }
+  return false;
+}
+
+function conditionHolds(c: Condition, view: RequestView, cfg: RouterConfig): bool {
+  switch (c.kind) {
+    case CondKind.Method: {
+      const m = view.header(SLOT_METHOD);
+      if (m == null) return false;
+      const list = c.methods;
+      for (let i = 0; i < list.length; i++) if (bytesEqual(m, unchecked(list[i]))) return true;
+      return false;
+    }
+    case CondKind.Path: {
+      const p = view.header(SLOT_PATH);
+      if (p == null) return false;
+      return matchString(c.op, p, 0, view.pathEndOf(p), c.value);
+    }
+    case CondKind.Header: {
+      const h = view.header(c.slot);
+      if (c.op == Op.Present) return h != null;
+      if (c.op == Op.Absent) return h == null;
+      if (h == null) return false;
+      switch (c.op) {
+        case Op.Exact: return bytesEqual(h, c.value);
+        case Op.Prefix: return startsWith(h, c.value);
+        case Op.Suffix: return endsWith(h, c.value);
+        default: return contains(h, c.value);
+      }
+    }
+    case CondKind.Query: {
+      const p = view.header(SLOT_PATH);
+      const q = p == null ? NO_SLICE : findQueryParam(p, c.name);
+      if (c.op == Op.Present) return q >= 0;
+      if (c.op == Op.Absent) return q < 0;
+      if (q < 0) return false;
+      return matchString(c.op, p!, sliceStart(q), sliceEnd(q), c.value);
+    }
+    case CondKind.Source: {
+      const set = c.cidrs;
+      return set != null && view.client(cfg) && set.contains(view.addr);
+    }
+  }
+  return false;
+}
+
+/** Route index picked by a split, or -1 when its key is absent or empty. */
+function splitRoute(sp: Split, view: RequestView): i32 {
+  const v = view.header(sp.slot);
+  if (v == null) return -1;
+  let s = 0;
+  let e = v.byteLength;
+  if (sp.source != HashSource.Header) {
+    const sl = sp.source == HashSource.Cookie ? findCookie(v, sp.name) : findQueryParam(v, sp.name);
+    if (sl < 0) return -1;
+    s = sliceStart(sl);
+    e = sliceEnd(sl);
+  }
+  if (e <= s) return -1;
+  // The documented split hash: fmix64(FNV-1a 64 over salt + 0x00 + key), see common/hash.ts.
+  let h = sp.seed;
+  const p = changetype<usize>(v);
+  for (let i = s; i < e; i++) h = fnv1aStep(h, <u32>load<u8>(p + <usize>i));
+  const t = pickWeighted(fmix64(h), sp.weights);
+  if (t < 0 || t >= sp.routes.length) return -1;
+  return unchecked(sp.routes[t]);
+}
+
+/** Printable excerpt of a hostile value for a log line (only built when the line is logged). */
+function excerpt(buf: ArrayBuffer, s: i32, e: i32): string {
+  let out = "\"";
+  const n = e - s > MAX_LOGGED_VALUE ? MAX_LOGGED_VALUE : e - s;
+  for (let i = 0; i < n; i++) {
+    const c = <i32>load<u8>(changetype<usize>(buf) + <usize>(s + i));
+    out += c >= 0x20 && c < 0x7f && c != 0x22 && c != 0x5c ? String.fromCharCode(c) : "\\x" + (c < 16 ? "0" : "") + c.toString(16);
+  }
+  return out + (e - s > n ? "\"..." : "\"");
+}
+
+export class RouterRoot extends RootContext {
+  cfg: RouterConfig | null = null;
+  metrics: Metrics = new Metrics();
+  view: RequestView = new RequestView([]);
+  routeHeaderKey: ArrayBuffer = EMPTY;
+  baggageKey: ArrayBuffer = EMPTY;
+  unknownSeen: u64 = 0;
+
+  onConfigure(configuration_size: u32): bool {
+    const res = compileConfig(this.getConfigurationBytes(configuration_size));
+    const cfg = res.config;
+    if (cfg == null) {
+      for (let i = 0; i < res.errors.length; i++) log(LogLevelValues.error, "router: " + res.errors[i]);
+      this.cfg = null;
+      return false;
+    }
+    this.metrics = Metrics.define(cfg);
+    this.view = new RequestView(cfg.headerNames);
+    this.routeHeaderKey = String.UTF8.encode(cfg.routeHeader);
+    this.baggageKey = String.UTF8.encode(cfg.baggageKey);
+    this.cfg = cfg;
+    if (log_enabled(LogLevelValues.info)) {
+      log(LogLevelValues.info, "router: configured role " + (cfg.role == Role.Guard ? "guard" : "decide") + ", " +
+        cfg.rules.length.toString() + " rules, routes [" + cfg.routes.join(", ") + "]");
+    }
+    return true;
+  }
+
+  createContext(context_id: u32): Context {
+    return new RouterStream(context_id, this);
+  }
+
+  /** All `baggage` lines as one list, or null. */
+  readBaggage(): ArrayBuffer | null {
+    const pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+    return pairs == null ? null : joinHeaderValues(pairs, BAGGAGE);
+  }
+
+  /** Writes the baggage list with the lane member set to value (removed when null). */
+  writeBaggage(joined: ArrayBuffer | null, value: ArrayBuffer | null): void {
+    const out = setBaggageMember(joined, this.baggageKey, value);
+    if (out.byteLength == 0) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, BAGGAGE);
+    else replace_header_map_value(HeaderMapTypeValues.RequestHeaders, BAGGAGE, out);
+  }
+
+  unknownIncoming(cfg: RouterConfig, buf: ArrayBuffer, s: i32, e: i32, where: string): void {
+    bump(this.metrics.incomingUnknown);
+    this.unknownSeen++;
+    if ((this.unknownSeen - 1) % UNKNOWN_LOG_EVERY == 0 && log_enabled(LogLevelValues.warn)) {
+      log(LogLevelValues.warn, "router: ignored incoming route " + excerpt(buf, s, e) + " in " + where +
+        ": not one of the configured routes [" + cfg.routes.join(", ") + "] (" + this.unknownSeen.toString() + " so far)");
+    }
+  }
+
+  /** Role decide: sets the route header (and baggage lane), records and counts the decision. */
+  decide(cfg: RouterConfig, stream: RouterStream): void {
+    const view = this.view;
+    view.begin();
+    const incoming = view.header(SLOT_ROUTE);
+    const useBaggage = cfg.baggageKey.length > 0;
+    let joined: ArrayBuffer | null = null;
+    let lane: i64 = NO_SLICE;
+    if (useBaggage) {
+      joined = this.readBaggage();
+      if (joined != null) lane = findBaggageValue(joined, this.baggageKey);
+    }
+
+    let route = -1;
+    let label = BY_NOTHING;
+    if (cfg.trustIncoming) {
+      if (incoming != null) {
+        route = cfg.routeIndexOf(incoming, 0, incoming.byteLength);
+        if (route < 0) this.unknownIncoming(cfg, incoming, 0, incoming.byteLength, cfg.routeHeader + " header");
+      }
+      if (route < 0 && lane >= 0) {
+        route = cfg.routeIndexOf(joined!, sliceStart(lane), sliceEnd(lane));
+        if (route < 0) this.unknownIncoming(cfg, joined!, sliceStart(lane), sliceEnd(lane), "baggage member " + cfg.baggageKey);
+      }
+      if (route >= 0) label = BY_INCOMING;
+    } else if (incoming != null || lane >= 0) {
+      bump(this.metrics.incomingStripped);
+    }
+
+    if (route < 0) {
+      // Rules see the request as if no route value had been sent.
+      view.forget(SLOT_ROUTE);
+      const rules = cfg.rules;
+      for (let i = 0; i < rules.length; i++) {
+        const rule = unchecked(rules[i]);
+        const conds = rule.conditions;
+        let ok = true;
+        for (let k = 0; k < conds.length; k++) {
+          if (!conditionHolds(unchecked(conds[k]), view, cfg)) {
+            ok = false;
+            break;
+          }
+        }
+        if (!ok) continue;
+        const sp = rule.split;
+        if (sp == null) {
+          route = rule.route;
+        } else {
+          route = splitRoute(sp, view);
+          if (route < 0) {
+            // No key, no sticky choice: fall through to the next rule (docs/router.md).
+            const m = this.metrics.keyAbsent;
+            if (i < m.length) bump(unchecked(m[i]));
+            continue;
+          }
+        }
+        label = i;
+        break;
+      }
+      if (route < 0 && cfg.defaultRoute >= 0) {
+        route = cfg.defaultRoute;
+        label = BY_DEFAULT;
+      }
+    }
+
+    const rb = route >= 0 && route < cfg.routeBytes.length ? unchecked(cfg.routeBytes[route]) : null;
+    // Writing request headers makes Envoy clear the route cache, so the router re-selects the
+    // VirtualService route with the new value (docs/router.md, "Route re-selection"). Skip the
+    // write when the value is already in place: the route was selected with it.
+    if (rb != null) {
+      if (incoming == null || !bytesEqual(incoming, rb)) {
+        replace_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey, rb);
+      }
+    } else if (incoming != null) {
+      remove_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey);
+    }
+    if (useBaggage) {
+      const same = rb != null ? lane >= 0 && rangeEquals(joined!, sliceStart(lane), sliceEnd(lane), rb) : lane < 0;
+      if (!same) this.writeBaggage(joined, rb);
+    }
+
+    const m = this.metrics;
+    if (rb == null) {
+      bump(m.noRoute);
+      if (log_enabled(LogLevelValues.debug)) log(LogLevelValues.debug, "router: no rule matched and no defaultRoute: no route set");
+      return;
+    }
+    set_property_bytes(PROP_ROUTE, rb);
+    let labelBytes = LABEL_DEFAULT_BYTES;
+    if (label >= 0) {
+      labelBytes = unchecked(cfg.rules[label]).nameBytes;
+      if (label < m.rules.length) bump(unchecked(m.rules[label]));
+    } else if (label == BY_INCOMING) {
+      labelBytes = LABEL_INCOMING_BYTES;
+      bump(m.incomingKept);
+    } else {
+      bump(m.byDefault);
+    }
+    set_property_bytes(PROP_RULE, labelBytes);
+    if (route < m.routes.length) bump(unchecked(m.routes[route]));
+    stream.route = route;
+    stream.label = label;
+    if (log_enabled(LogLevelValues.debug)) {
+      log(LogLevelValues.debug, "router: route " + cfg.routes[route] + " by " + String.UTF8.decode(labelBytes));
+    }
+  }
+
+  /** Role guard: keeps route values only from trusted callers. */
+  guard(cfg: RouterConfig): void {
+    const view = this.view;
+    view.begin();
+    const incoming = view.header(SLOT_ROUTE);
+    const useBaggage = cfg.baggageKey.length > 0;
+    let joined: ArrayBuffer | null = null;
+    let lane: i64 = NO_SLICE;
+    if (useBaggage) {
+      joined = this.readBaggage();
+      if (joined != null) lane = findBaggageValue(joined, this.baggageKey);
+    }
+    if (incoming == null && lane < 0) return;
+    if (this.callerTrusted(cfg)) {
+      bump(this.metrics.guardAllowed);
+      return;
+    }
+    if (incoming != null) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey);
+    if (lane >= 0) this.writeBaggage(joined, null);
+    bump(this.metrics.guardStripped);
+    if (log_enabled(LogLevelValues.debug)) {
+      const san = get_property_bytes(PROP_PEER_SAN);
+      log(LogLevelValues.debug, "router: guard stripped the route value of untrusted caller " +
+        (san == null ? "(no mTLS peer identity)" : excerpt(san, 0, san.byteLength)));
+    }
+  }
+
+  /** Mutual TLS with a peer URI SAN that matches trustedCallers. Plaintext is never trusted. */
+  callerTrusted(cfg: RouterConfig): bool {
+    const mtls = get_property_bytes(PROP_MTLS);
+    if (mtls == null || mtls.byteLength < 1 || load<u8>(changetype<usize>(mtls)) == 0) return false;
+    const san = get_property_bytes(PROP_PEER_SAN);
+    return san != null && anyCallerMatches(cfg.trustedCallers, san);
+  }
+}
+
+export class RouterStream extends Context {
+  cfg: RouterConfig | null = null;
+  route: i32 = -1;
+  label: i32 = BY_NOTHING;
+
+  onRequestHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
+    const root = changetype<RouterRoot>(this.root_context);
+    const cfg = root.cfg;
+    if (cfg == null) return FilterHeadersStatusValues.Continue;
+    this.cfg = cfg;
+    if (cfg.role == Role.Guard) root.guard(cfg);
+    else root.decide(cfg, this);
+    return FilterHeadersStatusValues.Continue;
+  }
+
+  onResponseHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
+    const cfg = this.cfg;
+    if (cfg == null || this.route < 0 || cfg.debugResponseHeader.length == 0) return FilterHeadersStatusValues.Continue;
+    if (this.route >= cfg.routeBytes.length) return FilterHeadersStatusValues.Continue;
+    const rb = unchecked(cfg.routeBytes[this.route]);
+    let lb = LABEL_DEFAULT_BYTES;
+    if (this.label >= 0 && this.label < cfg.rules.length) lb = unchecked(cfg.rules[this.label]).nameBytes;
+    else if (this.label == BY_INCOMING) lb = LABEL_INCOMING_BYTES;
+    // Debug-only, off by default: building the value here is acceptable.
+    const out = new ArrayBuffer(ECHO_ROUTE.byteLength + rb.byteLength + ECHO_RULE.byteLength + lb.byteLength);
+    let o = changetype<usize>(out);
+    memory.copy(o, changetype<usize>(ECHO_ROUTE), <usize>ECHO_ROUTE.byteLength);
+    o += <usize>ECHO_ROUTE.byteLength;
+    memory.copy(o, changetype<usize>(rb), <usize>rb.byteLength);
+    o += <usize>rb.byteLength;
+    memory.copy(o, changetype<usize>(ECHO_RULE), <usize>ECHO_RULE.byteLength);
+    o += <usize>ECHO_RULE.byteLength;
+    memory.copy(o, changetype<usize>(lb), <usize>lb.byteLength);
+    replace_header_map_value(HeaderMapTypeValues.ResponseHeaders, cfg.debugResponseHeaderBytes, out);
+    return FilterHeadersStatusValues.Continue;
+  }
+}

@@ -1,0 +1,152 @@
+import { isRouteName, isRuleName, isHeaderName, isToken, lowerAsciiString } from "./tokens";
+import { compileCallerPattern, anyCallerMatches, CallerPattern, PatternKind } from "./callers";
+import { findBaggageValue, setBaggageMember } from "./baggage";
+import { joinHeaderValues } from "./pairs";
+import { sliceToString, NO_SLICE } from "../common/bytes";
+import { b, raw, cat } from "../common/spec-helpers";
+
+function str(buf: ArrayBuffer): string {
+  return String.UTF8.decode(buf);
+}
+
+describe("route and rule names", () => {
+  it("accepts token route names up to 64 characters", () => {
+    expect(isRouteName("v2")).toBe(true);
+    expect(isRouteName("canary-2024_blue.green~x")).toBe(true);
+    expect(isRouteName("a".repeat(64))).toBe(true);
+  });
+  it("rejects route names that are not header-, baggage- and metric-safe", () => {
+    expect(isRouteName("")).toBe(false);
+    expect(isRouteName("a".repeat(65))).toBe(false);
+    expect(isRouteName("v 2")).toBe(false);
+    expect(isRouteName("v2,v3")).toBe(false);
+    expect(isRouteName("v2;x")).toBe(false);
+    expect(isRouteName("50%")).toBe(false);
+    expect(isRouteName("\"v2\"")).toBe(false);
+    expect(isRouteName("v\n2")).toBe(false);
+    expect(isRouteName("vé")).toBe(false);
+  });
+  it("keeps rule names to metric-safe characters", () => {
+    expect(isRuleName("beta-users")).toBe(true);
+    expect(isRuleName("rule_1")).toBe(true);
+    expect(isRuleName("-x")).toBe(false);
+    expect(isRuleName("@default")).toBe(false);
+    expect(isRuleName("a.b")).toBe(false);
+    expect(isRuleName("")).toBe(false);
+  });
+  it("checks header names and lower-cases them", () => {
+    expect(isHeaderName("X-Route", false)).toBe(true);
+    expect(isHeaderName(":authority", false)).toBe(false);
+    expect(isHeaderName(":authority", true)).toBe(true);
+    expect(isHeaderName("x route", true)).toBe(false);
+    expect(isToken("GET")).toBe(true);
+    expect(lowerAsciiString("X-User-Group")).toBe("x-user-group");
+  });
+});
+
+const id = b("spiffe://cluster.local/ns/edge/sa/gateway");
+
+describe("trustedCallers patterns", () => {
+  it("matches exact, prefix, suffix and any", () => {
+    expect(compileCallerPattern("spiffe://cluster.local/ns/edge/sa/gateway").pattern!.matches(id)).toBe(true);
+    expect(compileCallerPattern("spiffe://cluster.local/ns/edge/sa/*").pattern!.matches(id)).toBe(true);
+    expect(compileCallerPattern("spiffe://cluster.local/ns/other/sa/*").pattern!.matches(id)).toBe(false);
+    expect(compileCallerPattern("*/sa/gateway").pattern!.matches(id)).toBe(true);
+    expect(compileCallerPattern("*").pattern!.kind).toBe(PatternKind.Any);
+    expect(compileCallerPattern("*").pattern!.matches(id)).toBe(true);
+    expect(compileCallerPattern("*").pattern!.matches(new ArrayBuffer(0))).toBe(false);
+  });
+  it("does not let an exact pattern match a longer ID", () => {
+    const p = compileCallerPattern("spiffe://cluster.local/ns/edge/sa/gate").pattern!;
+    expect(p.matches(id)).toBe(false);
+  });
+  it("rejects malformed patterns with a reason", () => {
+    expect(compileCallerPattern("cluster.local/ns/edge/sa/gw").error.includes("spiffe://")).toBe(true);
+    expect(compileCallerPattern("spiffe://").error.length).toBeGreaterThan(0);
+    expect(compileCallerPattern("spiffe://a/*/sa/*").error.includes("at most one")).toBe(true);
+    expect(compileCallerPattern("spiffe://a/ns/*/sa/x").error.includes("start or the end")).toBe(true);
+    expect(compileCallerPattern("spiffe://a/ns x").error.length).toBeGreaterThan(0);
+  });
+  it("anyCallerMatches tries every pattern", () => {
+    const ps = new StaticArray<CallerPattern>(2);
+    ps[0] = compileCallerPattern("spiffe://x/ns/a/sa/b").pattern!;
+    ps[1] = compileCallerPattern("spiffe://cluster.local/ns/edge/*").pattern!;
+    expect(anyCallerMatches(ps, id)).toBe(true);
+    expect(anyCallerMatches(new StaticArray<CallerPattern>(0), id)).toBe(false);
+  });
+});
+
+describe("W3C baggage member", () => {
+  it("finds a member value without properties and whitespace", () => {
+    const v = b("userId=alice, lane = v2 ;ttl=3,other=1");
+    expect(sliceToString(v, findBaggageValue(v, b("lane")))).toBe("v2");
+    expect(sliceToString(v, findBaggageValue(v, b("userId")))).toBe("alice");
+    expect(findBaggageValue(v, b("missing"))).toBe(NO_SLICE);
+  });
+  it("does not confuse a key with a longer or shorter key", () => {
+    const v = b("lanes=x,lan=y");
+    expect(findBaggageValue(v, b("lane"))).toBe(NO_SLICE);
+  });
+  it("takes the first of duplicate members and ignores a member without '='", () => {
+    expect(sliceToString(b("lane=v1,lane=v2"), findBaggageValue(b("lane=v1,lane=v2"), b("lane")))).toBe("v1");
+    expect(findBaggageValue(b("lane;prop=1"), b("lane"))).toBe(NO_SLICE);
+  });
+  it("survives hostile bytes", () => {
+    expect(findBaggageValue(raw([0x6c, 0x3d, 0xff, 0x00, 0x2c]), b("l"))).not.toBe(NO_SLICE);
+    expect(findBaggageValue(new ArrayBuffer(0), b("lane"))).toBe(NO_SLICE);
+    expect(findBaggageValue(b(",,,=,;"), b("lane"))).toBe(NO_SLICE);
+  });
+  it("replaces the member in place and keeps every other member", () => {
+    const out = setBaggageMember(b("userId=alice, lane=v1;ttl=3 ,other=1;p"), b("lane"), b("v2"));
+    expect(str(out)).toBe("userId=alice,lane=v2,other=1;p");
+  });
+  it("appends a missing member and creates a list from nothing", () => {
+    expect(str(setBaggageMember(b("userId=alice"), b("lane"), b("v2")))).toBe("userId=alice,lane=v2");
+    expect(str(setBaggageMember(null, b("lane"), b("v2")))).toBe("lane=v2");
+  });
+  it("removes the member and its duplicates, leaving an empty list when nothing else is there", () => {
+    expect(str(setBaggageMember(b("a=1,lane=v1,b=2,lane=v3"), b("lane"), null))).toBe("a=1,b=2");
+    expect(setBaggageMember(b("lane=v1"), b("lane"), null).byteLength).toBe(0);
+    expect(str(setBaggageMember(b("lane=v1,lane=v3"), b("lane"), b("v2")))).toBe("lane=v2");
+  });
+  it("drops empty list entries", () => {
+    expect(str(setBaggageMember(b(" ,a=1,, "), b("lane"), b("v2")))).toBe("a=1,lane=v2");
+  });
+});
+
+function pairs(kv: string[]): ArrayBuffer {
+  const n = kv.length / 2;
+  let head = new ArrayBuffer(4 + n * 8);
+  store<u32>(changetype<usize>(head), n);
+  let data = new ArrayBuffer(0);
+  for (let i = 0; i < n; i++) {
+    const k = b(kv[2 * i]);
+    const v = b(kv[2 * i + 1]);
+    store<u32>(changetype<usize>(head) + 4 + i * 8, k.byteLength);
+    store<u32>(changetype<usize>(head) + 8 + i * 8, v.byteLength);
+    data = cat(cat(cat(data, k), raw([0])), cat(v, raw([0])));
+  }
+  return cat(head, data);
+}
+
+describe("joinHeaderValues", () => {
+  it("joins every line of a header in order", () => {
+    const p = pairs([":path", "/", "baggage", "a=1", "x", "y", "baggage", "lane=v2"]);
+    expect(str(joinHeaderValues(p, b("baggage"))!)).toBe("a=1,lane=v2");
+  });
+  it("returns a single line unchanged and null when absent", () => {
+    expect(str(joinHeaderValues(pairs(["baggage", "a=1"]), b("baggage"))!)).toBe("a=1");
+    expect(joinHeaderValues(pairs(["x", "y"]), b("baggage"))).toBeNull();
+  });
+  it("returns null for truncated or lying buffers instead of reading past them", () => {
+    const p = pairs(["baggage", "a=1"]);
+    expect(joinHeaderValues(p.slice(0, p.byteLength - 2), b("baggage"))).toBeNull();
+    const lie = pairs(["baggage", "a=1"]);
+    store<u32>(changetype<usize>(lie), 1000);
+    expect(joinHeaderValues(lie, b("baggage"))).toBeNull();
+    const big = pairs(["baggage", "a=1"]);
+    store<u32>(changetype<usize>(big) + 8, 0xffffffff);
+    expect(joinHeaderValues(big, b("baggage"))).toBeNull();
+    expect(joinHeaderValues(new ArrayBuffer(2), b("baggage"))).toBeNull();
+  });
+});
