@@ -4,3 +4,4 @@
 export * from "@solo-io/proxy-runtime/proxy";
 import "./access-log/register";
 import "./router/register";
+import "./authz/register";

@@ -1,0 +1,642 @@
+// Configuration: parse, validate (every problem reported with its field path and rule name) and
+// compile into an immutable Policy with candidate indexes. Config time only; allocates freely.
+
+import { ConfigReader, JsonValue, JsonKind, parseJson, jsonQuote, fieldPath, indexPath } from "../common/json";
+import { PathNormalizer, PathError } from "../common/path";
+import { Pattern, PatternKind, compileTemplate } from "./pattern";
+import { Bitset, StringIndex } from "./candidates";
+import { isValidTrustDomain, isIstioSpiffeId, isValidSegment } from "./identity";
+
+export enum Action {
+  Deny = 0,
+  Allow = 1,
+  Audit = 2,
+}
+
+export enum IdentitySource {
+  PeerCertificate = 0,
+  Xfcc = 1,
+}
+
+export class HeaderCondition {
+  /** Index into Policy.headerNames. */
+  slot: i32 = 0;
+  values: StaticArray<Pattern> | null = null;
+  notValues: StaticArray<Pattern> | null = null;
+}
+
+export class Rule {
+  name: string = "";
+  /** UTF-8 of name, written to authz.rule. */
+  nameBytes: ArrayBuffer = new ArrayBuffer(0);
+  action: Action = Action.Deny;
+  /** Envoy response-code details for a denial by this rule (access log only, never the body). */
+  details: string = "";
+  principals: StaticArray<Pattern> | null = null;
+  notPrincipals: StaticArray<Pattern> | null = null;
+  namespaces: StaticArray<Pattern> | null = null;
+  notNamespaces: StaticArray<Pattern> | null = null;
+  methods: StaticArray<Pattern> | null = null;
+  notMethods: StaticArray<Pattern> | null = null;
+  paths: StaticArray<Pattern> | null = null;
+  notPaths: StaticArray<Pattern> | null = null;
+  ports: StaticArray<i32> | null = null;
+  notPorts: StaticArray<i32> | null = null;
+  when: StaticArray<HeaderCondition> | null = null;
+}
+
+export class Policy {
+  enforce: bool = true;
+  trustDomain: string = DEFAULT_TRUST_DOMAIN;
+  trustDomainBytes: ArrayBuffer = String.UTF8.encode(DEFAULT_TRUST_DOMAIN);
+  sources: StaticArray<IdentitySource> = [IdentitySource.PeerCertificate];
+  denyStatus: u32 = 403;
+  denyBody: ArrayBuffer = String.UTF8.encode(DEFAULT_DENY_BODY);
+  unsafePathDeny: bool = true;
+  /** Rules in evaluation order: DENY rules, then ALLOW, then AUDIT; config order within each. */
+  rules: StaticArray<Rule> = new StaticArray<Rule>(0);
+  denyEnd: i32 = 0;
+  allowEnd: i32 = 0;
+  /** Distinct lower-case header names used by `when` conditions. */
+  headerNames: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
+  needsIdentity: bool = false;
+  needsPort: bool = false;
+  needsMethod: bool = false;
+  needsPath: bool = false;
+  // Candidate indexes (see candidates.ts): rules filed under one selective field each, plus the
+  // rules that must always be evaluated.
+  always: Bitset = new Bitset(0);
+  pathIndex: StringIndex = new StringIndex();
+  principalIndex: StringIndex = new StringIndex();
+  namespaceIndex: StringIndex = new StringIndex();
+  methodIndex: StringIndex = new StringIndex();
+
+  get hasAllowRules(): bool {
+    return this.allowEnd > this.denyEnd;
+  }
+}
+
+export const DEFAULT_TRUST_DOMAIN = "cluster.local";
+export const DEFAULT_DENY_BODY = "RBAC: access denied";
+export const MAX_DENY_BODY_BYTES: i32 = 4096;
+export const MAX_RULES: i32 = 10000;
+export const MAX_RULE_NAME: i32 = 128;
+
+const TOP_KEYS: string[] = ["mode", "trustDomain", "identitySources", "rules", "denyStatus", "denyBody", "unsafePathAction"];
+const RULE_KEYS: string[] = ["name", "action", "from", "to", "when"];
+const FROM_KEYS: string[] = ["principals", "notPrincipals", "namespaces", "notNamespaces"];
+const TO_KEYS: string[] = ["methods", "notMethods", "paths", "notPaths", "ports", "notPorts"];
+const WHEN_KEYS: string[] = ["key", "values", "notValues"];
+const STANDARD_METHODS: string[] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+
+export class CompileResult {
+  policy: Policy | null = null;
+  errors: string[] = [];
+}
+
+/** Parses and compiles a configuration document. */
+export function compileConfig(bytes: ArrayBuffer): CompileResult {
+  const res = new CompileResult();
+  if (bytes.byteLength == 0) {
+    res.errors.push("a configuration is required (WasmPlugin pluginConfig with at least \"rules\")");
+    return res;
+  }
+  const parsed = parseJson(bytes);
+  if (!parsed.ok) {
+    res.errors.push(parsed.describe());
+    return res;
+  }
+  const c = new Compiler();
+  const policy = c.compile(parsed.value!);
+  if (!c.r.ok) {
+    res.errors = c.r.errors;
+    return res;
+  }
+  res.policy = policy;
+  return res;
+}
+
+function isTokenChar(c: u32): bool {
+  // RFC 9110 tchar.
+  if ((c - 0x30 < 10) || ((c | 0x20) - 0x61 < 26)) return true;
+  return c == 0x21 || c == 0x23 || c == 0x24 || c == 0x25 || c == 0x26 || c == 0x27 || c == 0x2a ||
+    c == 0x2b || c == 0x2d || c == 0x2e || c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
+}
+
+function isToken(s: string): bool {
+  if (s.length == 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    if (!isTokenChar(<u32>s.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+function isRuleNameChar(c: u32): bool {
+  return (c - 0x30 < 10) || ((c | 0x20) - 0x61 < 26) || c == 0x2e || c == 0x2d || c == 0x5f || c == 0x2f || c == 0x3a;
+}
+
+class Compiler {
+  r: ConfigReader = new ConfigReader();
+  trustDomain: string = DEFAULT_TRUST_DOMAIN;
+  normalizer: PathNormalizer = new PathNormalizer();
+  headerNames: string[] = [];
+
+  compile(root: JsonValue): Policy {
+    const r = this.r;
+    const policy = new Policy();
+    if (!r.expectObject(root, "")) return policy;
+    r.checkKeys(root, "", TOP_KEYS);
+
+    const mode = r.optString(root, "", "mode", "enforce", false);
+    if (mode == "enforce") policy.enforce = true;
+    else if (mode == "dry-run") policy.enforce = false;
+    else r.error("mode", jsonQuote(mode) + " is not a mode; use \"enforce\" or \"dry-run\"");
+
+    const td = r.optString(root, "", "trustDomain", DEFAULT_TRUST_DOMAIN, false);
+    if (!isValidTrustDomain(td)) {
+      r.error("trustDomain", jsonQuote(td) + " is not a SPIFFE trust domain (lower-case letters, digits, '.', '-', '_')");
+    } else {
+      this.trustDomain = td;
+      policy.trustDomain = td;
+      policy.trustDomainBytes = String.UTF8.encode(td);
+    }
+
+    const srcArr = r.optArray(root, "", "identitySources", false);
+    if (srcArr != null) {
+      const sources = new Array<IdentitySource>();
+      for (let i = 0; i < srcArr.items.length; i++) {
+        const s = r.stringAt(srcArr, "identitySources", i);
+        if (s == null) continue;
+        let src: IdentitySource;
+        if (s == "peer-certificate") src = IdentitySource.PeerCertificate;
+        else if (s == "xfcc") src = IdentitySource.Xfcc;
+        else {
+          r.error(indexPath("identitySources", i), jsonQuote(s) + " is not an identity source; use \"peer-certificate\" or \"xfcc\"");
+          continue;
+        }
+        if (sources.includes(src)) {
+          r.error(indexPath("identitySources", i), jsonQuote(s) + " is listed twice");
+          continue;
+        }
+        sources.push(src);
+      }
+      policy.sources = StaticArray.fromArray<IdentitySource>(sources);
+    }
+
+    policy.denyStatus = <u32>r.optInt(root, "", "denyStatus", 400, 599, 403);
+    const body = r.optString(root, "", "denyBody", DEFAULT_DENY_BODY, true);
+    const bodyBytes = String.UTF8.encode(body);
+    if (bodyBytes.byteLength > MAX_DENY_BODY_BYTES) {
+      r.error("denyBody", "must be at most " + MAX_DENY_BODY_BYTES.toString() + " bytes");
+    } else {
+      policy.denyBody = bodyBytes;
+    }
+
+    const unsafe = r.optString(root, "", "unsafePathAction", "deny", false);
+    if (unsafe == "deny") policy.unsafePathDeny = true;
+    else if (unsafe == "evaluate") policy.unsafePathDeny = false;
+    else r.error("unsafePathAction", jsonQuote(unsafe) + " is not an action; use \"deny\" or \"evaluate\"");
+
+    const rulesArr = r.requireArray(root, "", "rules");
+    const rules = new Array<Rule>();
+    const ruleIndex = new Array<i32>(); // config index of each compiled rule
+    if (rulesArr != null) {
+      if (rulesArr.items.length > MAX_RULES) {
+        r.error("rules", "at most " + MAX_RULES.toString() + " rules are supported, got " + rulesArr.items.length.toString());
+      } else {
+        const names = new Map<string, i32>();
+        for (let i = 0; i < rulesArr.items.length; i++) {
+          const rule = this.compileRule(rulesArr, i, names);
+          if (rule != null) {
+            rules.push(rule);
+            ruleIndex.push(i);
+          }
+        }
+      }
+    }
+    policy.headerNames = new StaticArray<ArrayBuffer>(this.headerNames.length);
+    for (let i = 0; i < this.headerNames.length; i++) policy.headerNames[i] = String.UTF8.encode(this.headerNames[i]);
+    if (r.ok) buildIndexes(policy, rules);
+    return policy;
+  }
+
+  compileRule(arr: JsonValue, i: i32, names: Map<string, i32>): Rule | null {
+    const r = this.r;
+    const path = indexPath("rules", i);
+    const obj = r.objectAt(arr, "rules", i);
+    if (obj == null) return null;
+    const firstError = r.errors.length;
+    const rule = new Rule();
+    r.checkKeys(obj, path, RULE_KEYS);
+
+    const name = r.requireString(obj, path, "name");
+    if (name != null) {
+      if (name.length > MAX_RULE_NAME) {
+        r.error(fieldPath(path, "name"), "must be at most " + MAX_RULE_NAME.toString() + " characters");
+      } else {
+        let ok = true;
+        for (let k = 0; k < name.length; k++) if (!isRuleNameChar(<u32>name.charCodeAt(k))) ok = false;
+        if (!ok) r.error(fieldPath(path, "name"), jsonQuote(name) + " may only contain letters, digits, '.', '-', '_', '/', ':'");
+      }
+      if (names.has(name)) {
+        r.error(fieldPath(path, "name"), "duplicate rule name " + jsonQuote(name) + " (also " + indexPath("rules", names.get(name)) + ")");
+      } else {
+        names.set(name, i);
+      }
+      rule.name = name;
+      rule.nameBytes = String.UTF8.encode(name);
+      rule.details = "authz_access_denied_matched_rule[" + name + "]";
+    }
+
+    const action = r.requireString(obj, path, "action");
+    if (action != null) {
+      if (action == "DENY") rule.action = Action.Deny;
+      else if (action == "ALLOW") rule.action = Action.Allow;
+      else if (action == "AUDIT") rule.action = Action.Audit;
+      else r.error(fieldPath(path, "action"), jsonQuote(action) + " is not a supported action; use \"ALLOW\", \"DENY\" or \"AUDIT\"");
+    }
+
+    const from = r.optObject(obj, path, "from");
+    if (from != null) {
+      const fp = fieldPath(path, "from");
+      r.checkKeys(from, fp, FROM_KEYS);
+      if (!hasAnyKey(from, FROM_KEYS)) r.error(fp, "must set at least one of " + FROM_KEYS.join(", ") + " (omit \"from\" to match every caller)");
+      rule.principals = this.patterns(from, fp, "principals", FieldKind.Principal);
+      rule.notPrincipals = this.patterns(from, fp, "notPrincipals", FieldKind.Principal);
+      rule.namespaces = this.patterns(from, fp, "namespaces", FieldKind.Namespace);
+      rule.notNamespaces = this.patterns(from, fp, "notNamespaces", FieldKind.Namespace);
+    }
+
+    const to = r.optObject(obj, path, "to");
+    if (to != null) {
+      const tp = fieldPath(path, "to");
+      r.checkKeys(to, tp, TO_KEYS);
+      if (!hasAnyKey(to, TO_KEYS)) r.error(tp, "must set at least one of " + TO_KEYS.join(", ") + " (omit \"to\" to match every request)");
+      rule.methods = this.patterns(to, tp, "methods", FieldKind.Method);
+      rule.notMethods = this.patterns(to, tp, "notMethods", FieldKind.Method);
+      rule.paths = this.patterns(to, tp, "paths", FieldKind.Path);
+      rule.notPaths = this.patterns(to, tp, "notPaths", FieldKind.Path);
+      rule.ports = this.ports(to, tp, "ports");
+      rule.notPorts = this.ports(to, tp, "notPorts");
+    }
+
+    const when = r.optArray(obj, path, "when", false);
+    if (when != null) {
+      const wp = fieldPath(path, "when");
+      const conds = new Array<HeaderCondition>();
+      for (let k = 0; k < when.items.length; k++) {
+        const cond = this.condition(when, wp, k);
+        if (cond != null) conds.push(cond);
+      }
+      rule.when = StaticArray.fromArray<HeaderCondition>(conds);
+    }
+
+    // Name the rule in each of its messages, so a report with many rules is easy to act on.
+    if (name != null) {
+      for (let k = firstError; k < r.errors.length; k++) {
+        r.errors[k] = r.errors[k] + " (rule " + jsonQuote(name) + ")";
+      }
+    }
+    return r.errors.length == firstError ? rule : null;
+  }
+
+  patterns(obj: JsonValue, parent: string, key: string, kind: FieldKind): StaticArray<Pattern> | null {
+    const r = this.r;
+    const arr = r.optArray(obj, parent, key, false);
+    if (arr == null) return null;
+    const p = fieldPath(parent, key);
+    const out = new Array<Pattern>();
+    for (let i = 0; i < arr.items.length; i++) {
+      const s = r.stringAt(arr, p, i);
+      if (s == null) continue;
+      const pat = this.pattern(s, indexPath(p, i), kind);
+      if (pat != null) out.push(pat);
+    }
+    return StaticArray.fromArray<Pattern>(out);
+  }
+
+  pattern(s: string, path: string, kind: FieldKind): Pattern | null {
+    const r = this.r;
+    if (kind == FieldKind.Principal) return this.principal(s, path);
+    if (kind == FieldKind.Path && s.includes("{") && s != "*") {
+      const err = new StaticArray<string>(1);
+      const t = compileTemplate(s, err);
+      if (t == null) {
+        r.error(path, jsonQuote(s) + ": " + err[0]);
+        return null;
+      }
+      // Check the literal parts are in normalized form by normalizing a sample instance.
+      const sample = s.replaceAll("{**}", "x").replaceAll("{*}", "x");
+      if (!this.checkNormalized(sample, s, path)) return null;
+      return t;
+    }
+    const shape = starShape(s);
+    if (shape < 0) {
+      r.error(path, jsonQuote(s) + ": '*' is only allowed as the whole value, at the start (suffix match) or at the end (prefix match)");
+      return null;
+    }
+    if (shape == 3) return new Pattern(PatternKind.Any, new ArrayBuffer(0), s);
+    const lit = shape == 0 ? s : shape == 1 ? s.substring(0, s.length - 1) : s.substring(1);
+    const pk = shape == 0 ? PatternKind.Exact : shape == 1 ? PatternKind.Prefix : PatternKind.Suffix;
+    if (kind == FieldKind.Method) {
+      if (!isToken(lit)) {
+        r.error(path, jsonQuote(s) + " is not an HTTP method token");
+        return null;
+      }
+      if (pk == PatternKind.Exact) {
+        const upper = lit.toUpperCase();
+        if (upper != lit && STANDARD_METHODS.includes(upper)) {
+          r.error(path, jsonQuote(s) + ": methods are case-sensitive and requests carry " + jsonQuote(upper));
+          return null;
+        }
+      }
+    } else if (kind == FieldKind.Namespace) {
+      const b = String.UTF8.encode(lit);
+      if (!isValidSegment(b, 0, b.byteLength) && !(pk != PatternKind.Exact && onlySegmentChars(lit))) {
+        r.error(path, jsonQuote(s) + " is not a namespace (letters, digits, '.', '-', '_')");
+        return null;
+      }
+    } else if (kind == FieldKind.Path) {
+      const sample = pk == PatternKind.Exact ? lit : pk == PatternKind.Prefix ? lit + "x" : "/x" + lit;
+      if (pk != PatternKind.Suffix && !lit.startsWith("/")) {
+        r.error(path, jsonQuote(s) + " can never match: request paths start with '/'");
+        return null;
+      }
+      if (!this.checkNormalized(sample, s, path)) return null;
+    } else if (kind == FieldKind.HeaderValue) {
+      // Any text: header values are compared byte for byte, case-sensitively.
+    }
+    return new Pattern(pk, String.UTF8.encode(lit), s);
+  }
+
+  checkNormalized(sample: string, s: string, path: string): bool {
+    const buf = String.UTF8.encode(sample);
+    const e = this.normalizer.normalize(buf);
+    if (e == PathError.None && this.normalizer.resultEquals(buf)) return true;
+    const why = e == PathError.None
+      ? "it is not in normalized form (" + jsonQuote(sample) + " normalizes to " + jsonQuote(this.normalizer.toString()) + ")"
+      : "it contains an unsafe sequence (" + pathErrorName(e) + ")";
+    this.r.error(path, jsonQuote(s) + " can never match: paths are matched after normalization and " + why);
+    return false;
+  }
+
+  // Principals: Istio's `<td>/ns/<ns>/sa/<sa>` form or a full `spiffe://` ID; `*`, `prefix*`,
+  // `*suffix`. Matched against the full `spiffe://...` ID of the caller.
+  principal(s: string, path: string): Pattern | null {
+    const r = this.r;
+    let body = s;
+    if (body.startsWith("spiffe://")) body = body.substring(9);
+    const shape = starShape(body);
+    if (shape < 0) {
+      r.error(path, jsonQuote(s) + ": '*' is only allowed as the whole value, at the start (suffix match) or at the end (prefix match)");
+      return null;
+    }
+    if (shape == 3) return new Pattern(PatternKind.Any, new ArrayBuffer(0), s);
+    if (shape == 2) {
+      const suffix = body.substring(1);
+      if (!onlyPrincipalChars(suffix)) {
+        r.error(path, jsonQuote(s) + " is not a SPIFFE ID suffix (letters, digits, '.', '-', '_', '/')");
+        return null;
+      }
+      return new Pattern(PatternKind.Suffix, String.UTF8.encode(suffix), s);
+    }
+    body = this.aliasTrustDomain(body);
+    if (shape == 1) {
+      const prefix = body.substring(0, body.length - 1);
+      const why = this.principalPrefixProblem(prefix);
+      if (why.length > 0) {
+        r.error(path, jsonQuote(s) + " is not a valid SPIFFE ID prefix: " + why);
+        return null;
+      }
+      return new Pattern(PatternKind.Prefix, String.UTF8.encode("spiffe://" + prefix), s);
+    }
+    const full = "spiffe://" + body;
+    if (!isIstioSpiffeId(full, this.trustDomain)) {
+      const slash = body.indexOf("/");
+      const td = slash < 0 ? body : body.substring(0, slash);
+      if (td != this.trustDomain && isValidTrustDomain(td) && isIstioSpiffeId("spiffe://" + this.trustDomain + body.substring(td.length), this.trustDomain)) {
+        r.error(path, jsonQuote(s) + " can never match: its trust domain " + jsonQuote(td) + " is not trustDomain " +
+          jsonQuote(this.trustDomain) + " and callers from other trust domains are unauthenticated");
+      } else {
+        r.error(path, jsonQuote(s) + " is not a SPIFFE ID of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account> (or <trust-domain>/ns/<namespace>/sa/<service-account>)");
+      }
+      return null;
+    }
+    return new Pattern(PatternKind.Exact, String.UTF8.encode(full), s);
+  }
+
+  // Istio rewrites principals written with the default trust domain `cluster.local` to the mesh
+  // trust domain (trustdomain.Bundle.ReplaceTrustDomainAliases); so do we.
+  aliasTrustDomain(body: string): string {
+    if (this.trustDomain != DEFAULT_TRUST_DOMAIN && body.startsWith(DEFAULT_TRUST_DOMAIN + "/")) {
+      return this.trustDomain + body.substring(DEFAULT_TRUST_DOMAIN.length);
+    }
+    return body;
+  }
+
+  /** "" when prefix is a prefix of some `<td>/ns/<ns>/sa/<sa>` in our trust domain. */
+  principalPrefixProblem(prefix: string): string {
+    const td = this.trustDomain;
+    const slash = prefix.indexOf("/");
+    if (slash < 0) {
+      return td.startsWith(prefix) ? "" : "it does not start with trustDomain " + jsonQuote(td);
+    }
+    if (prefix.substring(0, slash) != td) return "its trust domain is not trustDomain " + jsonQuote(td) + " (callers from other trust domains are unauthenticated)";
+    // What follows the trust domain must be a prefix of "/ns/<seg>/sa/<seg>".
+    const rest = prefix.substring(slash + 1).split("/");
+    const expect = ["ns", "", "sa", ""];
+    if (rest.length > 4) return "an Istio SPIFFE ID has only /ns/<namespace>/sa/<service-account> after the trust domain";
+    for (let i = 0; i < rest.length; i++) {
+      const part = rest[i];
+      const last = i == rest.length - 1;
+      if (expect[i].length > 0) {
+        if (last ? !expect[i].startsWith(part) : part != expect[i]) return "expected " + jsonQuote(expect[i]) + " at segment " + (i + 1).toString() + " after the trust domain";
+      } else {
+        if (last ? !onlySegmentChars(part) : (part.length == 0 || !onlySegmentChars(part) || part == "." || part == "..")) {
+          return "segment " + jsonQuote(part) + " is not a valid namespace or service-account name";
+        }
+      }
+    }
+    return "";
+  }
+
+  ports(obj: JsonValue, parent: string, key: string): StaticArray<i32> | null {
+    const r = this.r;
+    const arr = r.optArray(obj, parent, key, false);
+    if (arr == null) return null;
+    const p = fieldPath(parent, key);
+    const out = new Array<i32>();
+    for (let i = 0; i < arr.items.length; i++) {
+      const v = arr.items[i];
+      const ip = indexPath(p, i);
+      // Istio writes ports as strings ("8080"); accept both so policies can be pasted.
+      if (v.kind == JsonKind.String) {
+        let n: i32 = 0;
+        let ok = v.text.length > 0 && v.text.length <= 5;
+        for (let k = 0; k < v.text.length && ok; k++) {
+          const c = v.text.charCodeAt(k);
+          if (c < 0x30 || c > 0x39) ok = false;
+          else n = n * 10 + (c - 0x30);
+        }
+        if (!ok || n < 1 || n > 65535) {
+          r.error(ip, jsonQuote(v.text) + " is not a port number between 1 and 65535");
+          continue;
+        }
+        out.push(n);
+      } else {
+        out.push(<i32>r.intValue(v, ip, 1, 65535, 0));
+      }
+    }
+    return StaticArray.fromArray<i32>(out);
+  }
+
+  condition(arr: JsonValue, parent: string, i: i32): HeaderCondition | null {
+    const r = this.r;
+    const obj = r.objectAt(arr, parent, i);
+    if (obj == null) return null;
+    const p = indexPath(parent, i);
+    r.checkKeys(obj, p, WHEN_KEYS);
+    const key = r.requireString(obj, p, "key");
+    const cond = new HeaderCondition();
+    if (key != null) {
+      const header = headerNameOf(key);
+      if (header.length == 0) {
+        r.error(fieldPath(p, "key"), jsonQuote(key) + " is not supported; use \"request.headers[<header-name>]\"");
+      } else {
+        let slot = this.headerNames.indexOf(header);
+        if (slot < 0) {
+          slot = this.headerNames.length;
+          this.headerNames.push(header);
+        }
+        cond.slot = slot;
+      }
+    }
+    cond.values = this.patterns(obj, p, "values", FieldKind.HeaderValue);
+    cond.notValues = this.patterns(obj, p, "notValues", FieldKind.HeaderValue);
+    if (!obj.has("values") && !obj.has("notValues")) r.error(p, "must set \"values\" or \"notValues\"");
+    return cond;
+  }
+}
+
+enum FieldKind {
+  Principal,
+  Namespace,
+  Method,
+  Path,
+  HeaderValue,
+}
+
+/** 0 exact, 1 `x*`, 2 `*x`, 3 `*`, -1 a `*` anywhere else (or `*x*`). */
+function starShape(s: string): i32 {
+  if (s == "*") return 3;
+  const first = s.indexOf("*");
+  if (first < 0) return 0;
+  if (first != s.lastIndexOf("*")) return -1;
+  if (first == 0) return 2;
+  if (first == s.length - 1) return 1;
+  return -1;
+}
+
+function onlySegmentChars(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = <u32>s.charCodeAt(i);
+    if (!((c - 0x30 < 10) || ((c | 0x20) - 0x61 < 26) || c == 0x2e || c == 0x2d || c == 0x5f)) return false;
+  }
+  return true;
+}
+
+function onlyPrincipalChars(s: string): bool {
+  if (s.length == 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = <u32>s.charCodeAt(i);
+    if (!((c - 0x30 < 10) || ((c | 0x20) - 0x61 < 26) || c == 0x2e || c == 0x2d || c == 0x5f || c == 0x2f)) return false;
+  }
+  return true;
+}
+
+function hasAnyKey(obj: JsonValue, keys: string[]): bool {
+  for (let i = 0; i < keys.length; i++) if (obj.has(keys[i])) return true;
+  return false;
+}
+
+/** Lower-cased header name from `request.headers[Name]`, or "" when key has another form. */
+function headerNameOf(key: string): string {
+  const pre = "request.headers[";
+  if (!key.startsWith(pre) || !key.endsWith("]")) return "";
+  const name = key.substring(pre.length, key.length - 1);
+  // Pseudo-headers (`:authority`) are allowed; the rest must be a token.
+  const bare = name.startsWith(":") ? name.substring(1) : name;
+  if (!isToken(bare)) return "";
+  return name.toLowerCase();
+}
+
+function pathErrorName(e: PathError): string {
+  switch (e) {
+    case PathError.EncodedSlash: return "encoded '/' or '\\'";
+    case PathError.InvalidEncoding: return "invalid percent-encoding";
+    case PathError.ControlChar: return "control character";
+    case PathError.NotAbsolute: return "not starting with '/'";
+    case PathError.TooLong: return "too long";
+    default: return "empty";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indexes
+
+// How well a field narrows the candidates (higher is better); 0 = cannot be indexed.
+function fieldScore(list: StaticArray<Pattern> | null, exactScore: i32): i32 {
+  if (list == null || list.length == 0) return 0;
+  let score = i32.MAX_VALUE;
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    let s: i32;
+    if (p.kind == PatternKind.Any) s = 0;
+    else if (p.kind == PatternKind.Exact) s = exactScore;
+    else s = p.lit.byteLength >= 2 ? 2 : 1;
+    if (s < score) score = s;
+  }
+  return score;
+}
+
+function fileUnder(index: StringIndex, list: StaticArray<Pattern>, rule: i32): void {
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    const key = String.UTF8.decode(p.lit);
+    if (p.kind == PatternKind.Exact) index.exact.add(key, rule);
+    else if (p.kind == PatternKind.Suffix) index.suffix.add(p.lit, rule);
+    else index.prefix.add(p.lit, rule); // Prefix, or a template's literal head
+  }
+}
+
+function buildIndexes(policy: Policy, compiled: Rule[]): void {
+  const ordered = new Array<Rule>();
+  for (let a = 0; a < 3; a++) {
+    for (let i = 0; i < compiled.length; i++) if (<i32>compiled[i].action == a) ordered.push(compiled[i]);
+    if (a == 0) policy.denyEnd = ordered.length;
+    if (a == 1) policy.allowEnd = ordered.length;
+  }
+  policy.rules = StaticArray.fromArray<Rule>(ordered);
+  policy.always = new Bitset(ordered.length);
+  for (let i = 0; i < ordered.length; i++) {
+    const rule = ordered[i];
+    if (rule.principals != null || rule.notPrincipals != null || rule.namespaces != null || rule.notNamespaces != null) policy.needsIdentity = true;
+    if (rule.ports != null || rule.notPorts != null) policy.needsPort = true;
+    if (rule.methods != null || rule.notMethods != null) policy.needsMethod = true;
+    if (rule.paths != null || rule.notPaths != null) policy.needsPath = true;
+    const sPath = fieldScore(rule.paths, 4);
+    const sPrincipal = fieldScore(rule.principals, 4);
+    const sNamespace = fieldScore(rule.namespaces, 3);
+    const sMethod = min(fieldScore(rule.methods, 1), 1);
+    const best = max(max(sPath, sPrincipal), max(sNamespace, sMethod));
+    if (best == 0) policy.always.set(i);
+    else if (sPath == best) fileUnder(policy.pathIndex, rule.paths!, i);
+    else if (sPrincipal == best) fileUnder(policy.principalIndex, rule.principals!, i);
+    else if (sNamespace == best) fileUnder(policy.namespaceIndex, rule.namespaces!, i);
+    else fileUnder(policy.methodIndex, rule.methods!, i);
+  }
+  policy.pathIndex.freeze();
+  policy.principalIndex.freeze();
+  policy.namespaceIndex.freeze();
+  policy.methodIndex.freeze();
+}

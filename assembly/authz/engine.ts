@@ -1,0 +1,194 @@
+// Policy evaluation over request attributes that the caller (filter.ts, or a spec) has gathered.
+// No proxy-wasm calls here except through HeaderSource, so specs can drive it directly.
+//
+// Semantics (Istio AuthorizationPolicy as Envoy RBAC evaluates it, see docs/authz.md):
+//   any matching DENY rule denies; else, if ALLOW rules exist, one must match; AUDIT rules only
+//   mark. Within a rule: fields AND, values of a field OR, `notX` = NOT(any value matches).
+//   An absent attribute (no identity, no :path) fails a positive field and satisfies a negative
+//   one, exactly as Envoy's matchers do for a missing attribute.
+
+import { Policy, Rule, Action, HeaderCondition } from "./config";
+import { Pattern, anyMatches } from "./pattern";
+import { Bitset } from "./candidates";
+import { Identity } from "./identity";
+
+/**
+ * Supplies `when` header values by slot (Policy.headerNames). find() returns false when the
+ * header is absent, else leaves the value in buf[start, end) (repeated headers joined with ',',
+ * as Envoy's header matcher sees them).
+ */
+export abstract class HeaderSource {
+  buf: ArrayBuffer = new ArrayBuffer(0);
+  start: i32 = 0;
+  end: i32 = 0;
+  abstract find(slot: i32): bool;
+}
+
+export class NoHeaders extends HeaderSource {
+  find(slot: i32): bool {
+    return false;
+  }
+}
+
+/** What one request offers to the rules. Reused across requests. */
+export class RequestAttrs {
+  method: ArrayBuffer | null = null;
+  /** Normalized path (query and fragment removed) in path[0, pathLen), or null. */
+  path: ArrayBuffer | null = null;
+  pathLen: i32 = 0;
+  /** Destination port, or -1 when unknown. */
+  port: i32 = -1;
+  identity: Identity = new Identity();
+  headers: HeaderSource = new NoHeaders();
+}
+
+export enum Outcome {
+  Allow = 0,
+  Deny = 1,
+}
+
+export class Decision {
+  outcome: Outcome = Outcome.Allow;
+  /** Rule that decided (the matching DENY rule, or the matching ALLOW rule), or null. */
+  rule: Rule | null = null;
+  /** First matching AUDIT rule, or null. */
+  audit: Rule | null = null;
+
+  reset(): void {
+    this.outcome = Outcome.Allow;
+    this.rule = null;
+    this.audit = null;
+  }
+}
+
+function patternsMatch(list: StaticArray<Pattern>, buf: ArrayBuffer | null, start: i32, end: i32): bool {
+  return buf != null && anyMatches(list, buf, start, end);
+}
+
+function portIn(list: StaticArray<i32>, port: i32): bool {
+  for (let i = 0; i < list.length; i++) if (unchecked(list[i]) == port) return true;
+  return false;
+}
+
+function conditionHolds(c: HeaderCondition, req: RequestAttrs): bool {
+  const h = req.headers;
+  const present = h.find(c.slot);
+  const v: ArrayBuffer | null = present ? h.buf : null;
+  const values = c.values;
+  if (values != null && !patternsMatch(values, v, h.start, h.end)) return false;
+  const notValues = c.notValues;
+  if (notValues != null && patternsMatch(notValues, v, h.start, h.end)) return false;
+  return true;
+}
+
+/** Does every field of `rule` hold for the request? */
+export function ruleMatches(rule: Rule, req: RequestAttrs): bool {
+  // Cheapest attributes first.
+  const method = req.method;
+  const mlen = method == null ? 0 : method.byteLength;
+  let l = rule.methods;
+  if (l != null && !patternsMatch(l, method, 0, mlen)) return false;
+  l = rule.notMethods;
+  if (l != null && patternsMatch(l, method, 0, mlen)) return false;
+
+  const ports = rule.ports;
+  if (ports != null && (req.port < 0 || !portIn(ports, req.port))) return false;
+  const notPorts = rule.notPorts;
+  if (notPorts != null && req.port >= 0 && portIn(notPorts, req.port)) return false;
+
+  const path = req.path;
+  l = rule.paths;
+  if (l != null && !patternsMatch(l, path, 0, req.pathLen)) return false;
+  l = rule.notPaths;
+  if (l != null && patternsMatch(l, path, 0, req.pathLen)) return false;
+
+  const id = req.identity;
+  const idBuf: ArrayBuffer | null = id.valid ? id.buf : null;
+  l = rule.principals;
+  if (l != null && !patternsMatch(l, idBuf, id.start, id.end)) return false;
+  l = rule.notPrincipals;
+  if (l != null && patternsMatch(l, idBuf, id.start, id.end)) return false;
+  l = rule.namespaces;
+  if (l != null && !patternsMatch(l, idBuf, id.nsStart, id.nsEnd)) return false;
+  l = rule.notNamespaces;
+  if (l != null && patternsMatch(l, idBuf, id.nsStart, id.nsEnd)) return false;
+
+  const when = rule.when;
+  if (when != null) {
+    for (let i = 0; i < when.length; i++) {
+      if (!conditionHolds(unchecked(when[i]), req)) return false;
+    }
+  }
+  return true;
+}
+
+/** Evaluates policies with a reusable candidate bitset (sized for policy.rules). */
+export class Evaluator {
+  policy: Policy;
+  candidates: Bitset;
+  /** Rules fully evaluated by the last call (for specs and the benchmark). */
+  evaluated: i32 = 0;
+
+  constructor(policy: Policy) {
+    this.policy = policy;
+    this.candidates = new Bitset(policy.rules.length);
+  }
+
+  private gather(req: RequestAttrs): void {
+    const p = this.policy;
+    const c = this.candidates;
+    c.copyFrom(p.always);
+    const path = req.path;
+    if (path != null && !p.pathIndex.empty) p.pathIndex.collect(path, 0, req.pathLen, c);
+    const id = req.identity;
+    if (id.valid) {
+      if (!p.principalIndex.empty) p.principalIndex.collect(id.buf, id.start, id.end, c);
+      if (!p.namespaceIndex.empty) p.namespaceIndex.collect(id.buf, id.nsStart, id.nsEnd, c);
+    }
+    const method = req.method;
+    if (method != null && !p.methodIndex.empty) p.methodIndex.collect(method, 0, method.byteLength, c);
+  }
+
+  /** First candidate rule in [from, to) that matches, or -1. */
+  private firstMatch(req: RequestAttrs, from: i32, to: i32): i32 {
+    const rules = this.policy.rules;
+    let i = this.candidates.next(from);
+    while (i >= 0 && i < to) {
+      this.evaluated++;
+      if (ruleMatches(unchecked(rules[i]), req)) return i;
+      i = this.candidates.next(i + 1);
+    }
+    return -1;
+  }
+
+  evaluate(req: RequestAttrs, out: Decision): void {
+    out.reset();
+    this.evaluated = 0;
+    const p = this.policy;
+    const rules = p.rules;
+    if (rules.length == 0) return;
+    this.gather(req);
+    // AUDIT is its own RBAC filter in Istio (action LOG, before DENY): it marks every request it
+    // matches, whatever the decision.
+    if (p.allowEnd < rules.length) {
+      const a = this.firstMatch(req, p.allowEnd, rules.length);
+      if (a >= 0) out.audit = unchecked(rules[a]);
+    }
+    const d = this.firstMatch(req, 0, p.denyEnd);
+    if (d >= 0) {
+      out.outcome = Outcome.Deny;
+      out.rule = unchecked(rules[d]);
+      return;
+    }
+    if (p.allowEnd > p.denyEnd) {
+      const a = this.firstMatch(req, p.denyEnd, p.allowEnd);
+      if (a >= 0) {
+        out.rule = unchecked(rules[a]);
+      } else {
+        out.outcome = Outcome.Deny;
+      }
+    }
+  }
+}
+
+export { Action };

@@ -1,0 +1,341 @@
+// proxy-wasm glue: the root context compiles the configuration; the stream context gathers the
+// request attributes once, evaluates, records the decision and, when enforcing, denies with a
+// local reply before the request reaches the upstream.
+
+import {
+  RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, GrpcStatusValues,
+  HeaderPair, Counter, log, log_enabled, get_property_bytes, set_property_bytes, get_header_map_value,
+  get_header_map_flat_pairs, send_local_response,
+} from "@solo-io/proxy-runtime/assembly/runtime";
+import { PathNormalizer, PathError } from "../common/path";
+import { Policy, IdentitySource, compileConfig } from "./config";
+import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
+import { parseIstioSpiffe, xfccLastUri } from "./identity";
+
+const ROOT_ID = "authz";
+
+// Pre-encoded names: the request path compares and writes bytes only.
+const METHOD = String.UTF8.encode(":method");
+const PATH = String.UTF8.encode(":path");
+const XFCC = String.UTF8.encode("x-forwarded-client-cert");
+const PEER_URI_SAN = String.UTF8.encode("connection\0uri_san_peer_certificate");
+const DESTINATION_PORT = String.UTF8.encode("destination\0port");
+const KEY_DECISION = String.UTF8.encode("authz.decision");
+const KEY_RULE = String.UTF8.encode("authz.rule");
+const KEY_AUDIT = String.UTF8.encode("authz.audit");
+const ALLOW = String.UTF8.encode("allow");
+const DENY = String.UTF8.encode("deny");
+const DRY_RUN_DENY = String.UTF8.encode("dry-run-deny");
+/** Pseudo rule names (rule names cannot contain parentheses). */
+const UNSAFE_PATH_RULE = String.UTF8.encode("(unsafe-path)");
+const DETAILS_NO_MATCH = "authz_access_denied_matched_rule[none]";
+const DETAILS_UNSAFE_PATH = "authz_access_denied_unsafe_path";
+const DETAILS_NOT_CONFIGURED = "authz_access_denied_not_configured";
+const CONTENT_TYPE = String.UTF8.encode("content-type");
+const TEXT_PLAIN = String.UTF8.encode("text/plain");
+
+class Metrics {
+  allowed: Counter = new Counter("mesh_filters.authz.allowed");
+  denied: Counter = new Counter("mesh_filters.authz.denied");
+  dryRunDenied: Counter = new Counter("mesh_filters.authz.dry_run_denied");
+  audited: Counter = new Counter("mesh_filters.authz.audited");
+}
+
+export class AuthzRoot extends RootContext {
+  policy: Policy | null = null;
+  evaluator: Evaluator | null = null;
+  metrics: Metrics | null = null;
+  // Per-VM scratch reused by every stream (a VM runs one callback at a time).
+  attrs: RequestAttrs = new RequestAttrs();
+  decision: Decision = new Decision();
+  normalizer: PathNormalizer = new PathNormalizer();
+  headers: StreamHeaders = new StreamHeaders();
+
+  onConfigure(configuration_size: u32): bool {
+    const res = compileConfig(this.getConfigurationBytes(configuration_size));
+    if (res.policy == null) {
+      for (let i = 0; i < res.errors.length; i++) log(LogLevelValues.error, ROOT_ID + ": " + res.errors[i]);
+      return false;
+    }
+    const policy = res.policy!;
+    this.policy = policy;
+    this.evaluator = new Evaluator(policy);
+    this.headers.names = policy.headerNames;
+    if (this.metrics == null) this.metrics = new Metrics();
+    if (log_enabled(LogLevelValues.info)) {
+      log(LogLevelValues.info, ROOT_ID + ": configured " + policy.rules.length.toString() + " rules (" +
+        (policy.enforce ? "enforce" : "dry-run") + ", trust domain " + policy.trustDomain + ")");
+    }
+    return true;
+  }
+
+  createContext(context_id: u32): Context {
+    return new AuthzStream(context_id, this);
+  }
+}
+
+/**
+ * `when` header values for the current request, read from the flat header pairs on first use
+ * (one host call), so repeated headers are seen joined, as Envoy's RBAC header matcher sees them.
+ */
+class StreamHeaders extends HeaderSource {
+  names: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
+  private loaded: bool = false;
+  private pairs: ArrayBuffer | null = null;
+
+  reset(): void {
+    this.loaded = false;
+    this.pairs = null;
+  }
+
+  private load(): void {
+    this.loaded = true;
+    this.pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+  }
+
+  find(slot: i32): bool {
+    if (slot < 0 || slot >= this.names.length) return false;
+    if (!this.loaded) this.load();
+    const pairs = this.pairs;
+    if (pairs == null) return false;
+    return this.findName(pairs, unchecked(this.names[slot]));
+  }
+
+  /** Number of entries named `name` (0 when the pairs are unavailable). */
+  count(name: ArrayBuffer): i32 {
+    if (!this.loaded) this.load();
+    const pairs = this.pairs;
+    if (pairs == null) return 0;
+    let n = 0;
+    const it = new PairIter(pairs);
+    while (it.next()) if (it.keyIs(name)) n++;
+    return n;
+  }
+
+  private findName(pairs: ArrayBuffer, name: ArrayBuffer): bool {
+    const it = new PairIter(pairs);
+    let first = true;
+    let total = 0;
+    let count = 0;
+    while (it.next()) {
+      if (!it.keyIs(name)) continue;
+      if (first) {
+        this.buf = pairs;
+        this.start = it.valueStart;
+        this.end = it.valueEnd;
+        first = false;
+      }
+      total += it.valueEnd - it.valueStart;
+      count++;
+    }
+    if (count <= 1) return count == 1;
+    // Repeated header: join the values with ',' (Envoy's getAllOfHeaderAsString); rare.
+    const joined = new ArrayBuffer(total + count - 1);
+    const o = changetype<usize>(joined);
+    let w = 0;
+    const it2 = new PairIter(pairs);
+    while (it2.next()) {
+      if (!it2.keyIs(name)) continue;
+      if (w > 0) {
+        store<u8>(o + <usize>w, 0x2c);
+        w++;
+      }
+      const n = it2.valueEnd - it2.valueStart;
+      memory.copy(o + <usize>w, changetype<usize>(pairs) + <usize>it2.valueStart, <usize>n);
+      w += n;
+    }
+    this.buf = joined;
+    this.start = 0;
+    this.end = w;
+    return true;
+  }
+}
+
+/**
+ * Walks proxy-wasm's serialized header pairs (u32 count, count x (u32 key len, u32 value len),
+ * then NUL-terminated keys and values), checking every length against the buffer.
+ */
+class PairIter {
+  buf: ArrayBuffer;
+  private count: u32 = 0;
+  private index: u32 = 0;
+  private data: i32 = 0;
+  keyStart: i32 = 0;
+  keyEnd: i32 = 0;
+  valueStart: i32 = 0;
+  valueEnd: i32 = 0;
+  private ok: bool = false;
+
+  constructor(buf: ArrayBuffer) {
+    this.buf = buf;
+    const n = buf.byteLength;
+    if (n >= 4) {
+      const count = load<u32>(changetype<usize>(buf));
+      if (<u64>count * 8 + 4 <= <u64>n) {
+        this.count = count;
+        this.data = 4 + <i32>count * 8;
+        this.ok = true;
+      }
+    }
+  }
+
+  next(): bool {
+    if (!this.ok || this.index >= this.count) return false;
+    const p = changetype<usize>(this.buf);
+    const kl = load<u32>(p + 4 + <usize>this.index * 8);
+    const vl = load<u32>(p + 8 + <usize>this.index * 8);
+    const n = <u64>this.buf.byteLength;
+    if (<u64>this.data + <u64>kl + <u64>vl + 2 > n) {
+      this.ok = false;
+      return false;
+    }
+    this.keyStart = this.data;
+    this.keyEnd = this.data + <i32>kl;
+    this.valueStart = this.keyEnd + 1;
+    this.valueEnd = this.valueStart + <i32>vl;
+    this.data = this.valueEnd + 1;
+    this.index++;
+    return true;
+  }
+
+  /** Header names arrive lower-case from Envoy; compare exactly. */
+  keyIs(name: ArrayBuffer): bool {
+    const n = name.byteLength;
+    if (this.keyEnd - this.keyStart != n) return false;
+    return memory.compare(changetype<usize>(this.buf) + <usize>this.keyStart, changetype<usize>(name), <usize>n) == 0;
+  }
+}
+
+class AuthzStream extends Context {
+  root: AuthzRoot;
+
+  constructor(context_id: u32, root: AuthzRoot) {
+    super(context_id, root);
+    this.root = root;
+  }
+
+  onRequestHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
+    const root = this.root;
+    const policy = root.policy;
+    const evaluator = root.evaluator;
+    const metrics = root.metrics;
+    if (policy == null || evaluator == null || metrics == null) {
+      // Envoy does not run a filter whose configuration failed; if it ever does, fail closed.
+      log(LogLevelValues.error, ROOT_ID + ": request before a valid configuration; denying");
+      send_local_response(403, DETAILS_NOT_CONFIGURED, new ArrayBuffer(0), [], GrpcStatusValues.InvalidCode);
+      return FilterHeadersStatusValues.StopIteration;
+    }
+    const req = root.attrs;
+    const decision = root.decision;
+    decision.reset();
+    root.headers.reset();
+    req.headers = root.headers;
+
+    req.method = policy.needsMethod ? get_header_map_value(HeaderMapTypeValues.RequestHeaders, METHOD) : null;
+
+    // The path is checked on every request: an unsafe path is denied even when no rule looks at
+    // paths (unsafePathAction "deny").
+    const rawPath = get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH);
+    let unsafe = false;
+    req.path = null;
+    req.pathLen = 0;
+    if (rawPath != null) {
+      const e = root.normalizer.normalize(rawPath);
+      if (e == PathError.None) {
+        req.path = root.normalizer.buffer;
+        req.pathLen = root.normalizer.length;
+      } else if (policy.unsafePathDeny) {
+        unsafe = true;
+      } else {
+        // "evaluate": match the path as received, without query and fragment.
+        req.path = rawPath;
+        req.pathLen = queryStart(rawPath);
+      }
+    }
+
+    if (unsafe) {
+      decision.outcome = Outcome.Deny;
+      return this.finish(policy, metrics, decision, UNSAFE_PATH_RULE, DETAILS_UNSAFE_PATH);
+    }
+
+    req.port = policy.needsPort ? readPort() : -1;
+    if (policy.needsIdentity) this.readIdentity(policy, req);
+    else req.identity.clear();
+
+    evaluator.evaluate(req, decision);
+    const rule = decision.rule;
+    if (decision.outcome == Outcome.Deny) {
+      return this.finish(policy, metrics, decision, rule == null ? null : rule.nameBytes, rule == null ? DETAILS_NO_MATCH : rule.details);
+    }
+    return this.finish(policy, metrics, decision, rule == null ? null : rule.nameBytes, "");
+  }
+
+  private readIdentity(policy: Policy, req: RequestAttrs): void {
+    const id = req.identity;
+    id.clear();
+    const sources = policy.sources;
+    for (let i = 0; i < sources.length; i++) {
+      const src = unchecked(sources[i]);
+      if (src == IdentitySource.PeerCertificate) {
+        // Envoy reports only the first URI SAN of the peer certificate; absent without TLS.
+        const san = get_property_bytes(PEER_URI_SAN);
+        if (san != null && parseIstioSpiffe(san, 0, san.byteLength, policy.trustDomainBytes, id)) return;
+      } else {
+        // Exactly one XFCC header, strictly well-formed; its last element names the caller.
+        const headers = this.root.headers;
+        if (headers.count(XFCC) != 1) continue;
+        const xfcc = get_header_map_value(HeaderMapTypeValues.RequestHeaders, XFCC);
+        if (xfcc == null) continue;
+        const uri = xfccLastUri(xfcc);
+        if (uri < 0) continue;
+        if (parseIstioSpiffe(xfcc, <i32>(uri >> 32), <i32>(uri & 0xffffffff), policy.trustDomainBytes, id)) return;
+      }
+    }
+  }
+
+  private finish(policy: Policy, metrics: Metrics, decision: Decision, ruleName: ArrayBuffer | null, details: string): FilterHeadersStatusValues {
+    const deny = decision.outcome == Outcome.Deny;
+    const enforce = policy.enforce;
+    set_property_bytes(KEY_DECISION, deny ? (enforce ? DENY : DRY_RUN_DENY) : ALLOW);
+    if (ruleName != null) set_property_bytes(KEY_RULE, ruleName);
+    const audit = decision.audit;
+    if (audit != null) {
+      set_property_bytes(KEY_AUDIT, audit.nameBytes);
+      metrics.audited.increment(1);
+    }
+    if (!deny) {
+      metrics.allowed.increment(1);
+      return FilterHeadersStatusValues.Continue;
+    }
+    if (log_enabled(LogLevelValues.debug)) {
+      log(LogLevelValues.debug, ROOT_ID + ": " + (enforce ? "denied" : "dry-run denied") + " (" + details + ")");
+    }
+    if (!enforce) {
+      metrics.dryRunDenied.increment(1);
+      return FilterHeadersStatusValues.Continue;
+    }
+    metrics.denied.increment(1);
+    const extra: HeaderPair[] = [new HeaderPair(CONTENT_TYPE, TEXT_PLAIN)];
+    send_local_response(policy.denyStatus, details, policy.denyBody, extra, GrpcStatusValues.InvalidCode);
+    return FilterHeadersStatusValues.StopIteration;
+  }
+}
+
+/** destination.port (int64, little-endian), or -1. */
+function readPort(): i32 {
+  const v = get_property_bytes(DESTINATION_PORT);
+  if (v == null || v.byteLength != 8) return -1;
+  const port = load<i64>(changetype<usize>(v));
+  return port > 0 && port <= 65535 ? <i32>port : -1;
+}
+
+/** Length of the path part before '?' or '#'. */
+function queryStart(path: ArrayBuffer): i32 {
+  const p = changetype<usize>(path);
+  const n = path.byteLength;
+  for (let i = 0; i < n; i++) {
+    const c = load<u8>(p + <usize>i);
+    if (c == 0x3f || c == 0x23) return i;
+  }
+  return n;
+}

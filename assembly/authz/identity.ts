@@ -1,0 +1,193 @@
+// Caller identity: a strictly parsed Istio SPIFFE ID in the configured trust domain, taken from
+// the peer certificate's first URI SAN or (only when configured) the last element of
+// x-forwarded-client-cert. Anything else means "unauthenticated"; there is no partial identity.
+
+import { rangeEquals } from "../common/bytes";
+import { SpiffeId, SpiffeError, parseIstioIdentity, SPIFFE_MAX_BYTES } from "../common/spiffe";
+
+/** SPIFFE IDs are at most 2048 bytes (SPIFFE ID spec, "Maximum SPIFFE ID Length"). */
+export const MAX_SPIFFE_ID_BYTES: i32 = SPIFFE_MAX_BYTES;
+
+/** A verified identity: slices into `buf` (host bytes, not copied). */
+export class Identity {
+  buf: ArrayBuffer = new ArrayBuffer(0);
+  /** The full ID `spiffe://td/ns/<ns>/sa/<sa>`. */
+  start: i32 = 0;
+  end: i32 = 0;
+  /** The namespace segment. */
+  nsStart: i32 = 0;
+  nsEnd: i32 = 0;
+  valid: bool = false;
+
+  clear(): void {
+    this.valid = false;
+    this.buf = EMPTY;
+    this.start = this.end = this.nsStart = this.nsEnd = 0;
+  }
+}
+
+const EMPTY = new ArrayBuffer(0);
+
+// SPIFFE path segment characters (letters, digits, '.', '-', '_'), per the SPIFFE ID spec.
+// @ts-ignore: decorator
+@inline
+function isSegmentChar(c: u32): bool {
+  return (c - 0x30 < 10) || ((c | 0x20) - 0x61 < 26) || c == 0x2e || c == 0x2d || c == 0x5f;
+}
+
+// SPIFFE trust domain characters: lower-case letters, digits, '.', '-', '_'.
+// @ts-ignore: decorator
+@inline
+function isTrustDomainChar(c: u32): bool {
+  return (c - 0x30 < 10) || (c - 0x61 < 26) || c == 0x2e || c == 0x2d || c == 0x5f;
+}
+
+/** A trust domain as the SPIFFE spec allows it (config-time check). */
+export function isValidTrustDomain(td: string): bool {
+  if (td.length == 0 || td.length > 255) return false;
+  for (let i = 0; i < td.length; i++) {
+    if (!isTrustDomainChar(<u32>td.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+/** A SPIFFE path segment: non-empty, allowed characters only, not "." or "..". */
+export function isValidSegment(buf: ArrayBuffer, start: i32, end: i32): bool {
+  if (start >= end) return false;
+  const p = changetype<usize>(buf);
+  for (let i = start; i < end; i++) {
+    if (!isSegmentChar(<u32>load<u8>(p + <usize>i))) return false;
+  }
+  const n = end - start;
+  if (n <= 2 && load<u8>(p + <usize>start) == 0x2e && (n == 1 || load<u8>(p + <usize>(start + 1)) == 0x2e)) return false;
+  return true;
+}
+
+/**
+ * Parses buf[start, end) as exactly `spiffe://<trustDomain>/ns/<ns>/sa/<sa>` (trust domain given
+ * as bytes) with common/spiffe's strict parser. Fills `out` and returns true; on any deviation
+ * (other scheme or case, another trust domain, extra or missing segments, empty or "."/".."
+ * segments, percent-encoding, query, fragment, port, user info, trailing slash, over-long)
+ * returns false and leaves out invalid.
+ */
+export function parseIstioSpiffe(buf: ArrayBuffer, start: i32, end: i32, trustDomain: ArrayBuffer, out: Identity): bool {
+  out.clear();
+  if (start < 0 || end > buf.byteLength || start >= end) return false;
+  if (end - start > MAX_SPIFFE_ID_BYTES) return false;
+  // The common parser reads a whole buffer; only an XFCC value is a sub-range (and is copied).
+  const whole = start == 0 && end == buf.byteLength;
+  const b = whole ? buf : buf.slice(start, end);
+  const sid = SCRATCH_ID;
+  if (parseIstioIdentity(b, sid) != SpiffeError.None) return false;
+  if (!rangeEquals(b, sid.tdStart, sid.tdEnd, trustDomain)) return false;
+  out.buf = b;
+  out.start = 0;
+  out.end = b.byteLength;
+  out.nsStart = sid.nsStart;
+  out.nsEnd = sid.nsEnd;
+  out.valid = true;
+  return true;
+}
+
+const SCRATCH_ID = new SpiffeId();
+
+/** Config-time form of parseIstioSpiffe for a string. */
+export function isIstioSpiffeId(s: string, trustDomain: string): bool {
+  const buf = String.UTF8.encode(s);
+  const id = new Identity();
+  return parseIstioSpiffe(buf, 0, buf.byteLength, String.UTF8.encode(trustDomain), id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// x-forwarded-client-cert
+
+// Keys Envoy writes into an XFCC element (conn_manager_utility.cc mutateXfccRequestHeader).
+const XFCC_KEYS: string[] = ["by", "hash", "cert", "chain", "subject", "uri", "dns"];
+
+function isKnownXfccKey(buf: ArrayBuffer, start: i32, end: i32): i32 {
+  const p = changetype<usize>(buf);
+  for (let k = 0; k < XFCC_KEYS.length; k++) {
+    const key = unchecked(XFCC_KEYS[k]);
+    if (key.length != end - start) continue;
+    let same = true;
+    for (let i = 0; i < key.length; i++) {
+      if ((<u32>load<u8>(p + <usize>(start + i)) | 0x20) != <u32>key.charCodeAt(i)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return k;
+  }
+  return -1;
+}
+
+const XFCC_URI: i32 = 5;
+
+/**
+ * Strictly parses an XFCC header value and returns the first `URI=` value of its LAST element
+ * (the one the nearest proxy appended), packed as (start << 32 | end), or -1 when the header is
+ * malformed anywhere (empty element, pair without '=', unknown key, unbalanced quote, bytes
+ * outside visible ASCII) or the last element has no non-empty URI. Quoted values
+ * ("...", as Envoy writes Cert/Chain/Subject) may contain ',', ';' and '='; Envoy does not escape
+ * inside quotes, so a '"' always ends the value.
+ */
+export function xfccLastUri(buf: ArrayBuffer): i64 {
+  const n = buf.byteLength;
+  if (n == 0 || n > 65536) return -1;
+  const p = changetype<usize>(buf);
+  let i = 0;
+  let uri: i64 = -1;
+  let elementHasPair = false;
+  while (true) {
+    // One key=value pair starting at i.
+    const keyStart = i;
+    while (i < n) {
+      const c = <u32>load<u8>(p + <usize>i);
+      if (c == 0x3d || c == 0x3b || c == 0x2c || c == 0x22) break;
+      if (c <= 0x20 || c >= 0x7f) return -1;
+      i++;
+    }
+    if (i >= n || load<u8>(p + <usize>i) != 0x3d) return -1;
+    const key = isKnownXfccKey(buf, keyStart, i);
+    if (key < 0) return -1;
+    i++; // '='
+    let vStart = i;
+    let vEnd = i;
+    if (i < n && load<u8>(p + <usize>i) == 0x22) {
+      i++;
+      vStart = i;
+      while (i < n && load<u8>(p + <usize>i) != 0x22) {
+        const c = <u32>load<u8>(p + <usize>i);
+        if (c < 0x20 || c >= 0x7f) return -1;
+        i++;
+      }
+      if (i >= n) return -1; // unbalanced quote
+      vEnd = i;
+      i++;
+    } else {
+      while (i < n) {
+        const c = <u32>load<u8>(p + <usize>i);
+        if (c == 0x3b || c == 0x2c) break;
+        if (c <= 0x20 || c >= 0x7f || c == 0x22 || c == 0x3d) return -1;
+        i++;
+      }
+      vEnd = i;
+    }
+    if (key == XFCC_URI && uri < 0) uri = (<i64>vStart << 32) | <i64>(<u32>vEnd);
+    elementHasPair = true;
+    if (i >= n) break;
+    const sep = load<u8>(p + <usize>i);
+    i++;
+    if (sep == 0x2c) {
+      // A new element starts: only the last element's URI counts.
+      uri = -1;
+      elementHasPair = false;
+    } else if (sep != 0x3b) {
+      return -1; // text after a closing quote
+    }
+    if (i >= n) return -1; // trailing separator
+  }
+  if (!elementHasPair || uri < 0) return -1;
+  if (<i32>(uri & 0xffffffff) == <i32>(uri >> 32)) return -1;
+  return uri;
+}

@@ -1,0 +1,152 @@
+// One compiled value of an AuthorizationPolicy-style field: exact, `prefix*`, `*suffix`, `*`, or
+// (paths only) a template with `{*}` / `{**}` segments. Matching reads request bytes in place and
+// never allocates; the literal parts are encoded once at configure time. The index (index.ts)
+// needs to see the kind and literal of each pattern, which is why this is a plain data class.
+
+import { rangeEquals } from "../common/bytes";
+
+export enum PatternKind {
+  Exact = 0,
+  Prefix = 1,
+  Suffix = 2,
+  /** `*`: the attribute is present. (Istio's `.+` for paths/principals: those are never empty.) */
+  Any = 3,
+  Template = 4,
+}
+
+/** A piece of a path template: a literal byte run, `{*}` (one segment) or `{**}` (the rest). */
+export enum TemplatePart {
+  Literal = 0,
+  Segment = 1,
+  Rest = 2,
+}
+
+export class Pattern {
+  kind: PatternKind;
+  /** Literal bytes for Exact / Prefix / Suffix; the literal prefix before the first `{` for Template. */
+  lit: ArrayBuffer;
+  /** As written in the configuration, for logs. */
+  source: string;
+  // Template parts, parallel arrays (Literal parts use `literals[i]`).
+  partKinds: StaticArray<u8> = new StaticArray<u8>(0);
+  literals: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
+
+  constructor(kind: PatternKind, lit: ArrayBuffer, source: string) {
+    this.kind = kind;
+    this.lit = lit;
+    this.source = source;
+  }
+
+  /** Does buf[start, end) match? Callers pass in-range offsets; rangeEquals re-checks anyway. */
+  matches(buf: ArrayBuffer, start: i32, end: i32): bool {
+    const len = end - start;
+    const n = this.lit.byteLength;
+    switch (this.kind) {
+      case PatternKind.Exact:
+        return rangeEquals(buf, start, end, this.lit);
+      case PatternKind.Prefix:
+        return len >= n && rangeEquals(buf, start, start + n, this.lit);
+      case PatternKind.Suffix:
+        return len >= n && rangeEquals(buf, end - n, end, this.lit);
+      case PatternKind.Any:
+        return true;
+      default:
+        return this.matchTemplate(buf, start, end);
+    }
+  }
+
+  // Templates are validated so that every `{*}`/`{**}` is a whole segment and `{**}` comes
+  // last; so matching is a left-to-right walk without backtracking.
+  private matchTemplate(buf: ArrayBuffer, start: i32, end: i32): bool {
+    if (start < 0 || end > buf.byteLength || start > end) return false;
+    const p = changetype<usize>(buf);
+    let pos = start;
+    const parts = this.partKinds.length;
+    for (let i = 0; i < parts; i++) {
+      const k = unchecked(this.partKinds[i]);
+      if (k == TemplatePart.Literal) {
+        const lit = unchecked(this.literals[i]);
+        const n = lit.byteLength;
+        if (end - pos < n || !rangeEquals(buf, pos, pos + n, lit)) return false;
+        pos += n;
+      } else if (k == TemplatePart.Segment) {
+        // One non-empty segment: up to the next '/' or the end.
+        const segStart = pos;
+        while (pos < end && load<u8>(p + <usize>pos) != 0x2f) pos++;
+        if (pos == segStart) return false;
+      } else {
+        // `{**}`: everything that is left, including '/', possibly nothing.
+        return true;
+      }
+    }
+    return pos == end;
+  }
+}
+
+/**
+ * Parses a `{*}` / `{**}` template (already known to contain `{`). Returns null and sets
+ * `err` when it is not a well-formed template.
+ */
+export function compileTemplate(s: string, err: StaticArray<string>): Pattern | null {
+  // The rules Istio 1.22+ enforces for uri_template paths: operators are whole segments, `{**}`
+  // only as the last segment, no other braces, and the path starts with '/'.
+  if (!s.startsWith("/")) {
+    err[0] = "a path template must start with '/'";
+    return null;
+  }
+  const segs = s.split("/");
+  const kinds = new Array<u8>();
+  const lits = new Array<ArrayBuffer>();
+  let pending = "";
+  let firstLiteral = "";
+  let sawOperator = false;
+  for (let i = 1; i < segs.length; i++) {
+    const seg = segs[i];
+    pending += "/";
+    if (seg == "{*}" || seg == "{**}") {
+      if (seg == "{**}" && i != segs.length - 1) {
+        err[0] = "'{**}' must be the last segment of a path template";
+        return null;
+      }
+      kinds.push(<u8>TemplatePart.Literal);
+      lits.push(String.UTF8.encode(pending));
+      if (!sawOperator) firstLiteral = pending;
+      pending = "";
+      sawOperator = true;
+      kinds.push(<u8>(seg == "{*}" ? TemplatePart.Segment : TemplatePart.Rest));
+      lits.push(new ArrayBuffer(0));
+      continue;
+    }
+    if (seg.includes("{") || seg.includes("}")) {
+      err[0] = "'{*}' and '{**}' must be whole path segments and no other braces are allowed";
+      return null;
+    }
+    if (seg.includes("*")) {
+      err[0] = "'*' is not allowed inside a path template; use '{*}' or '{**}'";
+      return null;
+    }
+    pending += seg;
+  }
+  if (pending.length > 0) {
+    kinds.push(<u8>TemplatePart.Literal);
+    lits.push(String.UTF8.encode(pending));
+  }
+  const pat = new Pattern(PatternKind.Template, String.UTF8.encode(firstLiteral), s);
+  const k = new StaticArray<u8>(kinds.length);
+  const l = new StaticArray<ArrayBuffer>(kinds.length);
+  for (let i = 0; i < kinds.length; i++) {
+    k[i] = kinds[i];
+    l[i] = lits[i];
+  }
+  pat.partKinds = k;
+  pat.literals = l;
+  return pat;
+}
+
+/** Any pattern in `list` matching buf[start, end). */
+export function anyMatches(list: StaticArray<Pattern>, buf: ArrayBuffer, start: i32, end: i32): bool {
+  for (let i = 0; i < list.length; i++) {
+    if (unchecked(list[i]).matches(buf, start, end)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,75 @@
+// Shared setup for the authz host tests: one host and module per test file, a plugin per
+// configuration, and a request helper that reports what the client and the upstream saw.
+import { EnvoyHost, type Plugin, type StreamResult, type ConnectionSpec } from "../../host/index.ts";
+
+export const MODULE = new URL("../../build/mesh-filters.wasm", import.meta.url).pathname;
+export const TD = "cluster.local";
+export const id = (ns: string, sa: string, td = TD) => `spiffe://${td}/ns/${ns}/sa/${sa}`;
+
+export class AuthzHarness {
+  host = new EnvoyHost({ logLevel: "info" });
+  private module: Awaited<ReturnType<EnvoyHost["loadModule"]>> | null = null;
+  private count = 0;
+
+  async load(): Promise<this> {
+    this.module = await this.host.loadModule(MODULE);
+    return this;
+  }
+
+  /** A plugin for config (an object is serialized the way Istio sends pluginConfig). */
+  plugin(config: unknown): Plugin {
+    const configuration = typeof config === "string" ? config : JSON.stringify(config);
+    return this.host.addPlugin({ module: this.module!, name: `default.authz-${++this.count}`, rootId: "authz", configuration, direction: "inbound" });
+  }
+
+  /** Errors the filter logged while configuring the last rejected plugin. */
+  configErrors(): string[] {
+    return this.host.logs({ level: "error" }).filter((l) => l.rootId === "authz").map((l) => l.message);
+  }
+
+  counter(name: string): number {
+    return this.host.metric(`wasmcustom.mesh_filters.authz.${name}`)?.value ?? 0;
+  }
+}
+
+export interface Req {
+  method?: string;
+  path?: string;
+  /** peer URI SAN (mTLS); omit for a plaintext caller */
+  peer?: string;
+  /** mTLS without a URI SAN */
+  mtlsNoSan?: boolean;
+  headers?: [string, string][];
+  destination?: string;
+}
+
+export interface Seen {
+  status: number;
+  reachedUpstream: boolean;
+  decision?: string;
+  rule?: string;
+  audit?: string;
+  result: StreamResult;
+}
+
+export function send(h: AuthzHarness, plugin: Plugin, r: Req = {}): Seen {
+  const connection: ConnectionSpec = { source: "10.1.0.7:51234", destination: r.destination ?? "10.1.0.9:8080" };
+  if (r.peer !== undefined) { connection.mtls = true; connection.peerUriSan = r.peer; }
+  else if (r.mtlsNoSan) connection.mtls = true;
+  let reached = false;
+  const result = h.host.chain([plugin]).run({
+    request: {
+      headers: [[":method", r.method ?? "GET"], [":path", r.path ?? "/"], [":authority", "orders.shop"], [":scheme", "http"], ...(r.headers ?? [])],
+    },
+    connection,
+    upstream: () => { reached = true; return { status: 200, body: "ok" }; },
+  });
+  return {
+    status: result.response?.status ?? 0,
+    reachedUpstream: reached,
+    decision: result.filterStateString("wasm.authz.decision"),
+    rule: result.filterStateString("wasm.authz.rule"),
+    audit: result.filterStateString("wasm.authz.audit"),
+    result,
+  };
+}
