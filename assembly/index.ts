@@ -5,3 +5,4 @@ export * from "@solo-io/proxy-runtime/proxy";
 import "./access-log/register";
 import "./router/register";
 import "./authz/register";
+import "./tracing/register";
