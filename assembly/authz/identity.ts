@@ -101,8 +101,9 @@ export function isIstioSpiffeId(s: string, trustDomain: string): bool {
 // ---------------------------------------------------------------------------------------------
 // x-forwarded-client-cert
 
-// Keys Envoy writes into an XFCC element (conn_manager_utility.cc mutateXfccRequestHeader).
-const XFCC_KEYS: string[] = ["by", "hash", "cert", "chain", "subject", "uri", "dns"];
+// Keys Envoy writes into an XFCC element (conn_manager_utility.cc mutateXfccRequestHeader), in
+// Envoy's spelling; other spellings are rejected (strict parsing).
+const XFCC_KEYS: string[] = ["By", "Hash", "Cert", "Chain", "Subject", "URI", "DNS"];
 
 function isKnownXfccKey(buf: ArrayBuffer, start: i32, end: i32): i32 {
   const p = changetype<usize>(buf);
@@ -111,7 +112,7 @@ function isKnownXfccKey(buf: ArrayBuffer, start: i32, end: i32): i32 {
     if (key.length != end - start) continue;
     let same = true;
     for (let i = 0; i < key.length; i++) {
-      if ((<u32>load<u8>(p + <usize>(start + i)) | 0x20) != <u32>key.charCodeAt(i)) {
+      if (<u32>load<u8>(p + <usize>(start + i)) != <u32>key.charCodeAt(i)) {
         same = false;
         break;
       }
