@@ -74,8 +74,8 @@ const ATTR_PATHS: ArrayBuffer[] = [
 
 // Values that can still change after the response has passed this filter: read again in on_log.
 const LATE_MASK: u32 = (1 << A_CODE) | (1 << A_FLAGS) | (1 << A_DETAILS) | (1 << A_UPSTREAM);
-// Only known once the stream is complete: never read for the early record.
-const FINAL_ONLY_MASK: u32 = (1 << A_DURATION) | (1 << A_REQUEST_SIZE) | (1 << A_RESPONSE_SIZE);
+// request.duration, request.size and response.size are only final in on_log: build() reads them
+// only for the complete record.
 
 const NODE_NAMESPACE = String.UTF8.encode("node\0metadata\0NAMESPACE");
 const NODE_WORKLOAD = String.UTF8.encode("node\0metadata\0WORKLOAD_NAME");
