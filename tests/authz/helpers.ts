@@ -42,6 +42,17 @@ export class AuthzHarness {
     return this.host.logs({ level: "error" }).filter((l) => l.rootId === "authz").map((l) => l.message);
   }
 
+  /** Configure a fresh plugin; its status and the error lines the filter logged for it. */
+  configure(config: unknown): { status: string; errors: string[] } {
+    const name = `default.authz-${++this.count}`;
+    const configuration = typeof config === "string" ? config : JSON.stringify(config);
+    this.host.clearLogs();
+    const p = this.host.addPlugin({ module: this.module!, name, rootId: "authz", configuration, direction: "inbound" });
+    // The canary VM configures first (as in Envoy); keep one copy of each line.
+    const errors = [...new Set(this.host.logs({ level: "error" }).filter((l) => l.plugin === name).map((l) => l.message))];
+    return { status: p.status, errors };
+  }
+
   counter(name: string): number {
     return this.host.metric(`wasmcustom.mesh_filters.authz.${name}`)?.value ?? 0;
   }
