@@ -332,3 +332,27 @@ test("an invalid configuration is rejected with one error line per problem, each
     "access-log: unknown key \"nope\"",
   ]);
 });
+
+test("a deny by the real authz filter is logged with its decision, also in the early copy", () => {
+  const authz = host.addPlugin({
+    module: mod, name: "payments.authz", rootId: "authz", direction: "inbound",
+    configuration: JSON.stringify({ rules: [{ name: "deny-admin", action: "DENY", to: { paths: ["/admin"] } }] }),
+  });
+  assert.equal(authz.status, "ok");
+  const r = host.chain([fixturePlugin("fixture-observe"), accessLog(CONFIG), authz]).run({
+    request: { headers: [[":method", "GET"], [":path", "/admin?token=t"], [":authority", "checkout"]] },
+    connection: { peerUriSan: CALLER },
+    upstream: { status: 200 },
+  });
+  assert.equal(r.outcome, "local-reply");
+  const rec = onlyRecord(r);
+  assertValid(rec);
+  assert.equal(rec.status, 403);
+  assert.equal(rec.authz_decision, "deny");
+  assert.match(rec.authz_rule ?? "", /deny-admin/);
+  assert.equal(rec.path, "/admin?token=[REDACTED]");
+  const early = stateRecord(r, "wasm.observe.early");
+  assert.equal(early.complete, false);
+  assert.equal(early.authz_decision, "deny");
+  assert.equal(early.status, 403);
+});
