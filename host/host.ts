@@ -303,7 +303,8 @@ export class EnvoyHost implements HostCore {
     const p = ctx.plugin;
     const l = new Log(level, message, p?.name, p?.rootId, ctx.logPrefix());
     this.logList.push(l);
-    if (this.active) this.active.logs.push(l);
+    if (ctx.stream) (ctx.stream.streamLogs as Log[]).push(l);
+    else if (this.active) this.active.logs.push(l);
   }
   envoyLog(level: number, message: string): void {
     if (!this.logEnabled(level)) return;
@@ -320,7 +321,7 @@ export class EnvoyHost implements HostCore {
   noteCallback(ctx: Ctx, fn: string): void {
     if (!this.recordCallbacks || fn === "malloc" || fn === "proxy_on_memory_allocate") return;
     const entry = `${ctx.plugin ? ctx.plugin.name : "vm"}:${fn}`;
-    if (this.active && !ctx.isRoot) this.active.callbacks.push(entry);
+    if (ctx.stream) ctx.stream.streamCallbacks.push(entry);
     else this.rootCallbacks.push(entry);
   }
   onVmFailed(_vm: Vm): void { /* state lives on the Vm; plugins and streams consult it */ }

@@ -133,6 +133,8 @@ export class Slot implements StreamHooks {
     }
   }
   get info(): StreamInfoData { return this.stream.info; }
+  get streamCallbacks(): string[] { return this.stream.callbacks; }
+  get streamLogs(): unknown[] { return this.stream.logs; }
   get name(): string { return this.plugin.name; }
   private failed(): boolean { return this.vm === null || this.vm.failed; }
 

@@ -54,6 +54,9 @@ export interface StreamHooks extends PropertyStream {
   continueStream(type: number): number;
   closeStream(type: number): number;
   setProperty(path: string, value: Uint8Array): number;
+  /** the stream's callback list and log list (attribution even when called from a deferred action) */
+  readonly streamCallbacks: string[];
+  readonly streamLogs: unknown[];
 }
 
 export class Ctx {
