@@ -384,16 +384,19 @@ export class RouterRoot extends RootContext {
     const rb = route >= 0 && route < cfg.routeBytes.length ? unchecked(cfg.routeBytes[route]) : null;
     // Writing request headers makes Envoy clear the route cache, so the router re-selects the
     // VirtualService route with the new value (docs/router.md, "Route re-selection"). Skip the
-    // write when the value is already in place: the route was selected with it.
+    // write only for a kept incoming value, which the route was already selected with. An
+    // untrusted header is always replaced: the ABI shows only its first line, and a client could
+    // send the decided value first and another one after it.
     if (rb != null) {
-      if (incoming == null || !bytesEqual(incoming, rb)) {
+      if (incoming == null || label != BY_INCOMING || !bytesEqual(incoming, rb)) {
         replace_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey, rb);
       }
     } else if (incoming != null) {
       remove_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey);
     }
     if (useBaggage) {
-      const same = rb != null ? lane >= 0 && rangeEquals(joined!, sliceStart(lane), sliceEnd(lane), rb) : lane < 0;
+      // Same rule as for the header: only a kept lane is left as it is.
+      const same = rb != null ? label == BY_INCOMING && lane >= 0 && rangeEquals(joined!, sliceStart(lane), sliceEnd(lane), rb) : lane < 0;
       if (!same) this.writeBaggage(joined, rb);
     }
 

@@ -239,6 +239,12 @@ describe("effects of a decision", () => {
     assert.deepEqual(sent(res, "x-route"), ["v1"]);
     assert.equal(r.metric("incoming.stripped"), 1);
   });
+  test("a client-sent copy equal to the decision is rewritten too, so no second line survives", async () => {
+    const r = await router({ defaultRoute: "v1" });
+    const res = r.run(req("/", [["x-route", "v1"], ["x-route", "v3"]]));
+    assert.deepEqual(sent(res, "x-route"), ["v1"]);
+    assert.equal(res.routeCacheClears, 1);
+  });
   test("a custom routeHeader is used (and lower-cased)", async () => {
     const r = await router({ routeHeader: "X-Lane", defaultRoute: "blue" });
     const res = r.run(req("/"));

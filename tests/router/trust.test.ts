@@ -111,6 +111,11 @@ describe("baggage round trip along the call chain", () => {
     assert.deepEqual(sent(inbound, "baggage"), baggage);
     assert.equal(guard.metric("guard.allowed"), 1);
   });
+  test("an untrusted lane equal to the decision is rewritten, dropping a duplicate member after it", async () => {
+    const r = await router(GATEWAY);
+    const res = r.run(req("/", [["baggage", "lane=v1,k=1,lane=v2"]]));
+    assert.deepEqual(sent(res, "baggage"), ["lane=v1,k=1"]);
+  });
   test("several baggage header lines are read as one list and written back as one line", async () => {
     const r = await router(GATEWAY);
     const res = r.run(req("/", [["baggage", "a=1"], ["baggage", "lane=v2;x,b=2"]]));
