@@ -83,6 +83,11 @@ enum Mode {
 }
 
 const MAX_REQUEST_ID: i32 = 256;
+const PROP_TRACE: i32 = 0;
+const PROP_SPAN: i32 = 32;
+const PROP_OTHER: i32 = 48;
+const PROP_RID: i32 = 80;
+const PROP_REGION: i32 = PROP_RID + MAX_REQUEST_ID;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -106,6 +111,9 @@ export class TracingRoot extends RootContext {
   // Per-request scratch, reused: header values are copied by the host on every write.
   scratch: ArrayBuffer = new ArrayBuffer(128);
   rand: ArrayBuffer = new ArrayBuffer(24);
+  // Property values, one region each, so that a value handed to set_property is never overwritten
+  // during the same request even by a host that stores a view instead of a copy.
+  props: ArrayBuffer = new ArrayBuffer(PROP_REGION);
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -350,7 +358,11 @@ export class TracingStream extends Context {
     if (name == null) return;
     const v = cfg.requestIdIsXRequestId ? xRequestId : req(name);
     if (v !== null && v.byteLength > 0) {
-      if (printableId(v)) setPropBuf(P_REQUEST_ID, v);
+      if (printableId(v)) {
+        const dst = changetype<usize>(this.root.props) + <usize>PROP_RID;
+        memory.copy(dst, changetype<usize>(v), <usize>v.byteLength);
+        setProp(P_REQUEST_ID, dst, v.byteLength);
+      }
       else if (this.root.metrics != null) this.root.metrics!.invalidRequestId.increment(1);
       return;
     }
@@ -364,7 +376,7 @@ export class TracingStream extends Context {
     const r = changetype<usize>(rnd);
     store<u8>(r + 6, (load<u8>(r + 6) & 0x0f) | 0x40);
     store<u8>(r + 8, (load<u8>(r + 8) & 0x3f) | 0x80);
-    const p = changetype<usize>(this.root.scratch);
+    const p = changetype<usize>(this.root.props) + <usize>PROP_RID;
     let o = 0;
     for (let i = 0; i < 16; i++) {
       if (i == 4 || i == 6 || i == 8 || i == 10) {
@@ -458,7 +470,7 @@ export class TracingStream extends Context {
   }
 
   private setOther(c: TraceCtx, f: Source): void {
-    const p = changetype<usize>(this.root.scratch);
+    const p = changetype<usize>(this.root.props) + <usize>PROP_OTHER;
     writeTraceId32(p, c);
     setProp(P_OTHER_TRACE_ID, p, 32);
     setPropBuf(P_OTHER_FORMAT, SOURCE_NAMES[<i32>f]);
@@ -509,11 +521,11 @@ export class TracingStream extends Context {
     setPropBuf(P_SOURCE, SOURCE_NAMES[<i32>this.source]);
     if (!this.known) return;
     const ctx = this.ctx;
-    const p = changetype<usize>(this.root.scratch);
-    writeTraceId32(p, ctx);
-    setProp(P_TRACE_ID, p, 32);
-    writeHex64(p, ctx.span);
-    setProp(P_SPAN_ID, p, 16);
+    const p = changetype<usize>(this.root.props);
+    writeTraceId32(p + <usize>PROP_TRACE, ctx);
+    setProp(P_TRACE_ID, p + <usize>PROP_TRACE, 32);
+    writeHex64(p + <usize>PROP_SPAN, ctx.span);
+    setProp(P_SPAN_ID, p + <usize>PROP_SPAN, 16);
     setPropBuf(P_SAMPLED, ctx.sampled == SAMPLED_YES ? V_TRUE : ctx.sampled == SAMPLED_NO ? V_FALSE : V_DEFERRED);
   }
 }
