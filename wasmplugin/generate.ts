@@ -34,8 +34,12 @@ const PULL_POLICIES: readonly PullPolicy[] = ["IfNotPresent", "Always"];
  *   before policies and logs look at them; on the outbound side the phase does not matter, Envoy's
  *   router runs last anyway.
  * - authz (AUTHZ, 1000): where Istio puts authorization, before Istio's own RBAC filter.
- * - access-log (STATS, 1000): it only needs on_log, which Envoy calls for every filter of the stream,
- *   including those after a filter that sent a local reply.
+ * - access-log (STATS, 1000) with the `log` sink: it only needs on_log, which Envoy calls for every
+ *   filter of the stream, including those after a filter that sent a local reply.
+ *   With the `filter-state` / `both` sinks (AUTHN, 2000, first of all): Envoy 1.28 runs the HCM's
+ *   access loggers before the filters' on_log, so the filter writes its record at its last encoder
+ *   callback; it is first in the chain, so that callback runs after every other filter's, and it also
+ *   sees the response of local replies sent by the filters after it (docs/access-log.md).
  * Fail strategies: authz fails closed (a broken authorization filter must not let traffic through);
  * the others fail open (a routing, tracing or logging fault must not take the workload down).
  */
@@ -45,6 +49,9 @@ export const FILTER_DEFAULTS: Record<RootId, { phase: Phase; priority: number; f
   authz: { phase: "AUTHZ", priority: 1000, failStrategy: "FAIL_CLOSE", mode: "SERVER" },
   "access-log": { phase: "STATS", priority: 1000, failStrategy: "FAIL_OPEN", mode: "SERVER" },
 };
+
+/** access-log with a filter-state sink must be first in the chain (see above). */
+export const ACCESS_LOG_FILTER_STATE_DEFAULTS = { phase: "AUTHN" as Phase, priority: 2000 };
 
 /** Router's role decides the direction: decisions are taken by the sender, guards sit on inbound. */
 const ROUTER_ROLE_MODE: Record<string, Mode> = { decide: "CLIENT", guard: "SERVER" };
@@ -215,7 +222,7 @@ function buildPlugin(
   p.keys(path, entry, FILTER_KEYS);
   const filter = p.oneOf(`${path}.filter`, entry.filter, ROOT_IDS);
   if (!filter) return undefined;
-  const defaults = FILTER_DEFAULTS[filter];
+  let defaults = FILTER_DEFAULTS[filter];
 
   let pluginConfig: Obj | undefined;
   if (entry.pluginConfig !== undefined) {
@@ -223,6 +230,9 @@ function buildPlugin(
     else p.add(`${path}.pluginConfig`, "must be a map (Istio hands it to the filter as compact JSON)");
   }
 
+  if (filter === "access-log" && (pluginConfig?.sink === "filter-state" || pluginConfig?.sink === "both")) {
+    defaults = { ...defaults, ...ACCESS_LOG_FILTER_STATE_DEFAULTS };
+  }
   let mode = defaults.mode;
   let nameSuffix: string = filter;
   if (filter === "router") {

@@ -246,6 +246,9 @@ describe("mesh-filters on Envoy 1.28 (docker)", () => {
       assert.match(access[0], / 403 /);
       assert.match(access[0], / authz\.decision=deny /);
       assert.match(access[0], / authz\.rule=deny-admin /);
+      const printed = access[0].slice(access[0].indexOf("access-log.record=") + "access-log.record=".length);
+      assert.notEqual(printed, "-", "access-log runs first, so it saw the denial's response and wrote its record early");
+      assert.ok(JSON.parse(printed));
     });
   });
 });

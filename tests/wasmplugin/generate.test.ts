@@ -73,9 +73,14 @@ test("defaults: phase, priority, failStrategy and direction per filter", () => {
   assert.equal(authz.spec.failStrategy, "FAIL_CLOSE");
   assert.deepEqual(authz.spec.match, [{ mode: "SERVER" }]);
 
-  const log = one({ filter: "access-log" });
+  const log = one({ filter: "access-log", pluginConfig: { sink: "log" } });
   assert.equal(log.spec.phase, "STATS");
   assert.equal(log.spec.failStrategy, "FAIL_OPEN");
+  for (const sink of ["filter-state", "both"]) {
+    const early = one({ filter: "access-log", pluginConfig: { sink } });
+    assert.equal(early.spec.phase, "AUTHN", `sink ${sink}: first in the chain, to write filter state before Envoy's access log`);
+    assert.ok((early.spec.priority as number) > FILTER_DEFAULTS.tracing.priority);
+  }
 
   const decide = one({ filter: "router", pluginConfig: { role: "decide" } });
   assert.deepEqual(decide.spec.match, [{ mode: "CLIENT" }]);
@@ -86,17 +91,21 @@ test("defaults: phase, priority, failStrategy and direction per filter", () => {
   for (const p of [tracing, authz, log, decide, guard]) assert.equal(typeof p.spec.priority, "number", "explicit priority");
 });
 
-test("in Istio's chain order tracing runs before the router guard, which runs before authz, then access-log", () => {
-  const plugins = buildPlugins({
+test("in Istio's chain order tracing runs before the router guard, which runs before authz; access-log last, or first with filter state", () => {
+  const chain = (sink: string) => buildPlugins({
     module: MODULE,
     // Deliberately listed in reverse: the order must come from phase and priority, not creation order.
     namespaces: [{ name: "shop", filters: [
-      { filter: "access-log" }, { filter: "authz" }, { filter: "router", pluginConfig: { role: "guard" } }, { filter: "tracing" },
+      { filter: "access-log", pluginConfig: { sink } }, { filter: "authz" }, { filter: "router", pluginConfig: { role: "guard" } }, { filter: "tracing" },
       { filter: "router", pluginConfig: { role: "decide" } },
     ] }],
   }).get("shop")!;
+  const plugins = chain("log");
   assert.deepEqual(istioChainOrder(plugins, "SERVER"), [
     "mesh-filters-tracing", "mesh-filters-router-guard", "mesh-filters-authz", "mesh-filters-access-log",
+  ]);
+  assert.deepEqual(istioChainOrder(chain("both"), "SERVER"), [
+    "mesh-filters-access-log", "mesh-filters-tracing", "mesh-filters-router-guard", "mesh-filters-authz",
   ]);
   assert.deepEqual(istioChainOrder(plugins, "CLIENT"), ["mesh-filters-router-decide"]);
   assert.ok(FILTER_DEFAULTS.tracing.priority > FILTER_DEFAULTS.router.priority);
