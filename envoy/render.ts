@@ -195,7 +195,8 @@ function accessLog(): Obj[] {
   // in the order added: the HCM's in the ActiveStream constructor, the filters' at chain creation),
   // so only filter state written before on_log appears here.
   const fields = ["router.route", "router.rule", "authz.decision", "authz.rule", "tracing.trace_id", "access-log.record"];
-  const line = `${ACCESS_LOG_PREFIX} %REQ(:METHOD)% %REQ(:PATH)% %RESPONSE_CODE% ` +
+  // The path comes from the access-log filter, redacted: %REQ(:PATH)% would print secret query parameters.
+  const line = `${ACCESS_LOG_PREFIX} %REQ(:METHOD)% %FILTER_STATE(wasm.access-log.path:PLAIN)% %RESPONSE_CODE% ` +
     fields.map((f) => `${f}=%FILTER_STATE(wasm.${f}:PLAIN)%`).join(" ") + "\n";
   return [{
     name: "envoy.access_loggers.file",

@@ -223,6 +223,7 @@ describe("mesh-filters on Envoy 1.28 (docker)", () => {
       await new Promise((r) => setTimeout(r, 300)); // a duplicate would be written right after
       assert.equal(target.lines.filter(isRecordFor(marker)).length, 1, "exactly one record");
       assert.equal(target.lines.filter(isAccessLineFor(marker)).length, 1, "exactly one access-log line");
+      assert.ok(!access[0].includes("s3cret"), "Envoy's line prints the redacted path");
       const record = JSON.parse(records[0].slice(records[0].indexOf("{")));
       const text = JSON.stringify(record);
       assert.ok(!text.includes("s3cret"), "redacted query parameter");
