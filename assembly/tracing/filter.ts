@@ -336,8 +336,10 @@ export class TracingStream extends Context {
     return FilterHeadersStatusValues.Continue;
   }
 
+  // Envoy 1.28's Wasm context drops its request-header pointer once on_request_headers returns
+  // Continue (context.cc decodeHeaders), so the router's injection cannot be read here: the
+  // response carries the trace id known at request time (Envoy's own when it continues a trace).
   onResponseHeaders(a: u32, end_of_stream: bool): FilterHeadersStatusValues {
-    this.observe();
     const cfg = this.root.config;
     if (cfg.responseHeader != null && this.known) {
       const p = changetype<usize>(this.root.scratch);
@@ -479,9 +481,11 @@ export class TracingStream extends Context {
   }
 
   /**
-   * Once the router has injected Envoy's span into the request headers (visible from the response
-   * path and at log time), adopt it: its ids are what Envoy reports and what the tracer-owned
-   * format carries. Done once; a local reply before the router leaves the headers unchanged.
+   * At log time the request headers show what the router injected: adopt Envoy's span, whose ids
+   * are what Envoy reports and what the tracer-owned format carries. A local reply before the
+   * router leaves the headers unchanged (nothing to adopt). Note that Envoy 1.28 runs the
+   * connection manager's access logs before Wasm on_log, so Istio's access log sees the values
+   * set at request time; later Wasm filters' on_log (the access-log filter) see these.
    */
   private observe(): void {
     if (this.observed || this.mode == Mode.Filter) return;
