@@ -209,7 +209,8 @@ export class Vm {
     return (ptr >>> 0) + (len >>> 0) <= this.u8.length;
   }
   str(ptr: number, len: number): string { return this.u8.toString("utf8", ptr >>> 0, (ptr >>> 0) + (len >>> 0)); }
-  bytes(ptr: number, len: number): Uint8Array { return this.u8.slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0)); }
+  /** A copy (Buffer#slice would be a view, detached when memory grows and rewritten by the module). */
+  bytes(ptr: number, len: number): Uint8Array { return Uint8Array.prototype.slice.call(this.u8, ptr >>> 0, (ptr >>> 0) + (len >>> 0)); }
   setU32(ptr: number, v: number): boolean {
     this.refresh();
     const p = ptr >>> 0;
