@@ -82,6 +82,7 @@ class StreamHeaders extends HeaderSource {
   names: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
   private loaded: bool = false;
   private pairs: ArrayBuffer | null = null;
+  private iter: PairIter = new PairIter();
 
   reset(): void {
     this.loaded = false;
@@ -101,19 +102,25 @@ class StreamHeaders extends HeaderSource {
     return this.findName(pairs, unchecked(this.names[slot]));
   }
 
-  /** Number of entries named `name` (0 when the pairs are unavailable). */
-  count(name: ArrayBuffer): i32 {
+  /** True when exactly one header is named `name`; its value is then in buf[start, end). */
+  single(name: ArrayBuffer): bool {
     if (!this.loaded) this.load();
     const pairs = this.pairs;
-    if (pairs == null) return 0;
+    if (pairs == null) return false;
     let n = 0;
-    const it = new PairIter(pairs);
-    while (it.next()) if (it.keyIs(name)) n++;
-    return n;
+    const it = this.iter.reset(pairs);
+    while (it.next()) {
+      if (!it.keyIs(name)) continue;
+      n++;
+      this.buf = pairs;
+      this.start = it.valueStart;
+      this.end = it.valueEnd;
+    }
+    return n == 1;
   }
 
   private findName(pairs: ArrayBuffer, name: ArrayBuffer): bool {
-    const it = new PairIter(pairs);
+    const it = this.iter.reset(pairs);
     let first = true;
     let total = 0;
     let count = 0;
@@ -133,7 +140,7 @@ class StreamHeaders extends HeaderSource {
     const joined = new ArrayBuffer(total + count - 1);
     const o = changetype<usize>(joined);
     let w = 0;
-    const it2 = new PairIter(pairs);
+    const it2 = this.iter.reset(pairs);
     while (it2.next()) {
       if (!it2.keyIs(name)) continue;
       if (w > 0) {
@@ -156,7 +163,7 @@ class StreamHeaders extends HeaderSource {
  * then NUL-terminated keys and values), checking every length against the buffer.
  */
 class PairIter {
-  buf: ArrayBuffer;
+  buf: ArrayBuffer = new ArrayBuffer(0);
   private count: u32 = 0;
   private index: u32 = 0;
   private data: i32 = 0;
@@ -166,8 +173,13 @@ class PairIter {
   valueEnd: i32 = 0;
   private ok: bool = false;
 
-  constructor(buf: ArrayBuffer) {
+  /** Start over on `buf` (one instance is reused: no allocation per lookup). */
+  reset(buf: ArrayBuffer): PairIter {
     this.buf = buf;
+    this.count = 0;
+    this.index = 0;
+    this.data = 0;
+    this.ok = false;
     const n = buf.byteLength;
     if (n >= 4) {
       const count = load<u32>(changetype<usize>(buf));
@@ -177,6 +189,7 @@ class PairIter {
         this.ok = true;
       }
     }
+    return this;
   }
 
   next(): bool {
@@ -283,10 +296,9 @@ class AuthzStream extends Context {
       } else {
         // Exactly one XFCC header, strictly well-formed; its last element names the caller.
         const headers = this.root.headers;
-        if (headers.count(XFCC) != 1) continue;
-        const xfcc = get_header_map_value(HeaderMapTypeValues.RequestHeaders, XFCC);
-        if (xfcc == null) continue;
-        const uri = xfccLastUri(xfcc);
+        if (!headers.single(XFCC)) continue;
+        const xfcc = headers.buf;
+        const uri = xfccLastUri(xfcc, headers.start, headers.end);
         if (uri < 0) continue;
         if (parseIstioSpiffe(xfcc, <i32>(uri >> 32), <i32>(uri & 0xffffffff), policy.trustDomainBytes, id)) return;
       }

@@ -132,11 +132,12 @@ const XFCC_URI: i32 = 5;
  * ("...", as Envoy writes Cert/Chain/Subject) may contain ',', ';' and '='; Envoy does not escape
  * inside quotes, so a '"' always ends the value.
  */
-export function xfccLastUri(buf: ArrayBuffer): i64 {
-  const n = buf.byteLength;
-  if (n == 0 || n > 65536) return -1;
+export function xfccLastUri(buf: ArrayBuffer, start: i32 = 0, end: i32 = -1): i64 {
+  if (end < 0 || end > buf.byteLength) end = buf.byteLength;
+  if (start < 0 || start >= end || end - start > 65536) return -1;
+  const n = end;
   const p = changetype<usize>(buf);
-  let i = 0;
+  let i = start;
   let uri: i64 = -1;
   let elementHasPair = false;
   while (true) {
