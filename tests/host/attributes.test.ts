@@ -89,6 +89,17 @@ describe("attributes", () => {
     assert.equal(r.filterStateString("wasm.route_decision"), "canary");
   });
 
+  test("filter state keeps the bytes it was given, even after the module's memory grows", async () => {
+    const { host, plugin } = await probeHost();
+    const filler = "x".repeat(4000);
+    // The first value is set, then the module allocates well past its initial memory.
+    const a = plugin("ns.a", [`request_headers: set_prop kept first-value; ${Array(300).fill(`set_prop filler ${filler}`).join("; ")}`]);
+    const before = a.memoryBytes();
+    const r = host.chain([a]).run({ request: { headers: GET } });
+    assert.ok(a.memoryBytes() > before, "the module's memory did not grow; the test needs it to");
+    assert.equal(r.filterStateString("wasm.kept"), "first-value");
+  });
+
   test("root contexts have node and plugin tokens but no request", async () => {
     const { host, plugin } = await probeHost({ canary: false, node: { metadata: { NAMESPACE: "ns1" } } });
     plugin("ns.r", ["configure: prop_str request/path; prop_str node/metadata/NAMESPACE; prop_str plugin_name"]);
