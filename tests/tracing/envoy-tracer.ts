@@ -30,6 +30,8 @@ export interface TracedResult extends StreamResult {
   envoy: EnvoySpan | null;
   /** request headers as the filters saw them (after the connection manager's edits) */
   requestIn: [string, string][];
+  /** request headers as they left the filter chain, before the router's injection */
+  afterFilters: [string, string][] | undefined;
 }
 
 const U64 = (1n << 64n) - 1n;
@@ -184,6 +186,7 @@ export function runTraced(chain: Chain, tracer: TracerName, opts: StreamOptions,
   }
   const stream: Stream = chain.open({ ...opts, request: { ...opts.request, headers } });
   stream.requestHeadersIn();
+  const afterFilters = stream.requestHeaders ? (stream.requestHeaders as unknown as { entries(): [string, string][] }).entries() : undefined;
   const internals = stream as unknown as { upstream: { headers: { remove(k: string): void; add(k: string, v: string): void } } | null };
   if (span && span.kind !== "null" && internals.upstream) {
     // Router: activeSpan().injectContext(*downstreamHeaders()) — replace semantics, on the same map
@@ -206,5 +209,5 @@ export function runTraced(chain: Chain, tracer: TracerName, opts: StreamOptions,
     if ("failure" in up) stream.upstreamFailure(up.failure, up.transportFailureReason);
     else stream.responseHeadersIn(up.status ?? 200, up.headers ?? [], true);
   }
-  return { ...stream.result(), envoy: span, requestIn: headers };
+  return { ...stream.result(), envoy: span, requestIn: headers, afterFilters };
 }

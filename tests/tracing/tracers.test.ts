@@ -33,6 +33,10 @@ function run(tracer: TracerName, headers: [string, string][], extra: object = {}
 test("zipkin, B3 in: the filter writes W3C/B3-single/Jaeger with Envoy's trace id; Envoy's x-b3-* reach the app", () => {
   const r = run("zipkin", [["x-b3-traceid", T32], ["x-b3-spanid", S16], ["x-b3-sampled", "1"]]);
   assert.equal(r.envoy?.kind, "child");
+  // What left the filter chain: the tracer-owned headers exactly as they arrived (never written).
+  for (const h of ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-parentspanid"]) {
+    assert.equal(header(r.afterFilters, h), header(r.requestIn, h), h);
+  }
   const seen = assertConsistent(r.upstreamRequest?.headers);
   assert.equal(seen.length, 4);
   assert.equal(seen[0].traceId, T32);
@@ -159,6 +163,7 @@ test("zipkin, local reply by a later filter: the response header carries Envoy's
 test("opentelemetry, W3C in: the filter writes B3/B3-single/Jaeger; Envoy's traceparent and tracestate reach the app", () => {
   const r = run("opentelemetry", [["traceparent", `00-${T32}-${S16}-01`], ["tracestate", "rojo=1"], ["tracestate", "congo=2"]]);
   assert.equal(r.envoy?.kind, "child");
+  assert.equal(header(r.afterFilters, "traceparent"), `00-${T32}-${S16}-01`, "the filter never writes what the router overwrites");
   const seen = assertConsistent(r.upstreamRequest?.headers);
   assert.equal(seen.length, 4);
   assert.equal(upstream(r, "traceparent"), `00-${T32}-${r.envoy!.spanId}-01`);
@@ -229,6 +234,10 @@ test("for every provider and input mix, the filter never adds a disagreement", (
         const other = state(r, "other_trace_id");
         const label = `${tracer} / ${name} / ${rid}: ${JSON.stringify(got.valid)}`;
         assert.ok(got.valid.length > 0, label);
+        if (r.envoy && r.envoy.kind !== "null") {
+          const owned = tracer === "zipkin" ? ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled"] : ["traceparent", "tracestate"];
+          for (const h of owned) assert.equal(header(r.afterFilters, h), header(r.requestIn, h), `${label}: ${h} written before the router`);
+        }
         if (other === undefined) {
           assertConsistent(r.upstreamRequest?.headers, label);
         } else {
