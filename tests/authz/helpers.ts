@@ -1,21 +1,6 @@
 // Shared setup for the authz host tests: one host and module per test file, a plugin per
 // configuration, and a request helper that reports what the client and the upstream saw.
 import { EnvoyHost, type Plugin, type StreamResult, type ConnectionSpec } from "../../host/index.ts";
-import { Vm } from "../../host/vm.ts";
-
-// Host bug workaround (reported to the lead): Vm.bytes() uses Buffer#slice, which in Node is a
-// view into wasm memory, not a copy; when the module's memory grows later in the stream the
-// filter-state values recorded by proxy_set_property read back empty. Envoy copies the bytes.
-// Only applied while the host still returns views; remove once host/vm.ts copies.
-{
-  const probe = Object.create(Vm.prototype) as Vm;
-  probe.u8 = Buffer.alloc(4);
-  if (probe.bytes(0, 2).buffer === probe.u8.buffer) {
-    Vm.prototype.bytes = function (this: Vm, ptr: number, len: number): Uint8Array {
-      return Uint8Array.prototype.slice.call(this.u8, ptr >>> 0, (ptr >>> 0) + (len >>> 0));
-    };
-  }
-}
 
 export const MODULE = new URL("../../build/mesh-filters.wasm", import.meta.url).pathname;
 export const TD = "cluster.local";
