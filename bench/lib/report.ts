@@ -1,0 +1,88 @@
+// The printed table (bench/run.ts) and its Markdown twin (docs/benchmark.md is written from it).
+import { relative } from "node:path";
+import type { BenchResult, Measured } from "./bench.ts";
+import type { ProfileSummary } from "./profile.ts";
+
+const n0 = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString("en") : "—");
+const x2 = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "—");
+const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`;
+function mem(m: Measured): string { return m.memGrowthPer100k === 0 ? "0" : n0(m.memGrowthPer100k); }
+
+function table(head: string[], rows: string[][], align: ("l" | "r")[]): string {
+  const w = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
+  const line = (r: string[]): string => r.map((c, k) => (align[k] === "l" ? c.padEnd(w[k]) : c.padStart(w[k]))).join("  ").trimEnd();
+  return [line(head), line(w.map((x) => "-".repeat(x))), ...rows.map(line)].join("\n");
+}
+
+export function formatReport(r: BenchResult): string {
+  const out: string[] = [];
+  out.push(`Node ${r.env.node}, V8 ${r.env.v8}, ${r.env.platform}, ${r.env.cpus}; flags: ${r.env.execArgv.join(" ") || "(none)"}`);
+  out.push(`load average at start ${r.env.loadAvgStart.map((x) => x.toFixed(2)).join(" ")}, at end ${r.env.loadAvgEnd.map((x) => x.toFixed(2)).join(" ")} (other processes on the machine show up in p99)`);
+  out.push(`module build/mesh-filters.wasm: ${r.module.rawBytes.toLocaleString("en")} B raw, ${r.module.gzipBytes.toLocaleString("en")} B gzip -9 (${kib(r.module.gzipBytes)}); first compile ${r.module.firstCompileMs.toFixed(0)} ms`);
+  out.push(`filters measured: ${r.available.join(", ") || "none"}`);
+  for (const m of r.missing) out.push(`MISSING ${m.rootId}: ${m.reason}`);
+  out.push(`per case: ≥ ${r.options.warmup.toLocaleString("en")} warm-up requests (until linear memory is stable for 3,000) + ${r.options.iterations.toLocaleString("en")} timed, filter and floor interleaved in ${r.options.rounds} rounds; timer cost ${r.env.timerNs.toFixed(1)} ns per callback removed`);
+  out.push("ns = time inside the module's stream callbacks per request, host calls included; floor = raw-ABI module making the same host calls");
+  out.push("");
+  out.push(table(
+    ["case", "median ns", "p99 ns", "host calls", "mem B/100k", "floor med", "floor p99", "× floor", "outcome"],
+    r.cases.map((c) => [
+      c.id + (c.floorExact ? "" : " (!)") + (c.stableCalls ? "" : " (~)"),
+      n0(c.filter.medianNs), n0(c.filter.p99Ns), String(c.filter.hostCallsPerRequest), mem(c.filter),
+      n0(c.floor.medianNs), n0(c.floor.p99Ns), x2(c.ratio), c.outcome,
+    ]),
+    ["l", "r", "r", "r", "r", "r", "r", "r", "l"],
+  ));
+  if (r.cases.some((c) => !c.floorExact)) out.push("(!) the floor did not make exactly the filter's host calls");
+  if (r.cases.some((c) => !c.stableCalls)) out.push("(~) the filter's host calls differed between two identical requests");
+  if (r.sdk) {
+    out.push("");
+    out.push("SDK as shipped: one trivial filter (read x-request-id, add it to the response), same source on both SDKs");
+    out.push(table(
+      ["variant", "median ns", "p99 ns", "host calls", "mem B/100k", "× floor"],
+      [
+        ["floor (raw ABI)", n0(r.sdk.floor.medianNs), n0(r.sdk.floor.p99Ns), String(r.sdk.floor.hostCallsPerRequest), mem(r.sdk.floor), "1.00×"],
+        ...r.sdk.results.map((s) => [
+          s.variant === "mended" ? "mended SDK (ours)" : "pristine proxy-runtime 0.1.8",
+          n0(s.measured.medianNs), n0(s.measured.p99Ns), String(s.measured.hostCallsPerRequest), mem(s.measured), x2(s.ratioToFloor),
+        ]),
+      ],
+      ["l", "r", "r", "r", "r", "r"],
+    ));
+    for (const n of r.sdk.notes) out.push(`  - ${n}`);
+  }
+  if (r.startup.length) {
+    out.push("");
+    out.push("instantiate + configure (median ms)");
+    out.push(table(
+      ["root id", "config", "new VM + configure", "configure only", "status"],
+      r.startup.map((s) => [s.rootId, s.config, s.instantiateConfigureMs.toFixed(2), s.configureMs.toFixed(2), s.status]),
+      ["l", "l", "r", "r", "l"],
+    ));
+  }
+  if (r.memoryCheck) {
+    const m = r.memoryCheck;
+    out.push("");
+    out.push(`memory check: ${m.requests.toLocaleString("en")} requests through ${m.chain.join(" → ")} after warm-up: linear memory grew ${m.grownBytes.toLocaleString("en")} B (now ${m.memoryBytes.toLocaleString("en")} B), ${m.seconds.toFixed(1)} s`);
+  }
+  out.push("");
+  out.push("targets");
+  out.push(table(
+    ["", "target", "measured", "limit", "note"],
+    r.verdicts.map((v) => [v.pass === null ? "----" : v.pass ? "PASS" : "MISS", v.target, v.value, v.limit, v.note ?? ""]),
+    ["l", "l", "r", "r", "l"],
+  ));
+  return out.join("\n");
+}
+
+export function formatProfile(p: ProfileSummary, repo: string): string {
+  const out: string[] = [];
+  out.push(`CPU profile of ${p.chain.join(" → ")} (${p.requests.toLocaleString("en")} requests, named release module): ${relative(repo, p.file)}`);
+  out.push(`samples in Wasm code: ${p.wasmPct.toFixed(1)}% (the rest is the JS host's emulation, host calls and GC)`);
+  out.push(table(
+    ["self %", "where", "function"],
+    p.top.map((t) => [t.selfPct.toFixed(1), t.where, t.fn]),
+    ["r", "l", "l"],
+  ));
+  return out.join("\n");
+}
