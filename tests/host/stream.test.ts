@@ -117,6 +117,34 @@ describe("local replies", () => {
     assert.equal(r.responseCode, 403);
   });
 
+  test("two plugins, local reply in the first: every callback in Envoy's order", async () => {
+    const { host, plugin } = await probeHost();
+    const a = plugin("ns.a", ["request_headers: local_reply 401 no+token - unauthorized; return 1"]);
+    const b = plugin("ns.b", []);
+    const r = host.chain([a, b]).run({ request: { headers: GET, body: "payload" }, upstream: { status: 200, body: "ok" } });
+    assert.equal(r.outcome, "local-reply");
+    assert.equal(r.upstreamRequest, undefined, "the upstream never sees the request");
+    assert.equal(r.response!.status, 401);
+    assert.equal(r.response!.body, "unauthorized");
+    assert.deepEqual(r.callbacks, [
+      "ns.a:proxy_on_context_create",
+      "ns.a:proxy_on_request_headers",
+      // the reply runs through the encoder chain from the sender backwards
+      "ns.a:proxy_on_response_headers",
+      "ns.a:proxy_on_response_body",
+      // access logging: each filter in chain order; b never saw a request, so Envoy creates its
+      // context here (Context::log calls onCreate when it was never called)
+      "ns.a:proxy_on_log",
+      "ns.b:proxy_on_context_create",
+      "ns.b:proxy_on_log",
+      // filter destruction: on_done then on_delete, per filter
+      "ns.a:proxy_on_done",
+      "ns.a:proxy_on_delete",
+      "ns.b:proxy_on_done",
+      "ns.b:proxy_on_delete",
+    ]);
+  });
+
   test("an empty body removes content-length and content-type, even ones the plugin added", async () => {
     const { host, plugin } = await probeHost();
     const p = plugin("ns.p", ["request_headers: local_reply 401 no content-type=application/json"]);
