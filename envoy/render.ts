@@ -46,13 +46,22 @@ type Obj = Record<string, unknown>;
 
 // ---- plugin configurations (the same JSON a WasmPlugin's pluginConfig becomes) ---------------------
 
+/** The tracing filter's x-debug-trace style header: present → sampled (when the filter decides). */
+export const FORCE_SAMPLE_HEADER = "x-debug-trace";
+/** Response header carrying the trace id back to the client. */
+export const TRACE_RESPONSE_HEADER = "x-trace-id";
+
 export function tracingConfig(tracer: Tracer): Obj {
   return {
+    // Must name the tracer this config enables (tracing(tracer) below): the filter predicts what that
+    // tracer reads and injects, and leaves the tracer-owned format to Envoy (docs/tracing.md).
     envoyTracer: tracer,
-    // Formats the filter writes; it leaves the tracer-owned format to Envoy (docs/tracing.md).
-    emit: tracer === "zipkin" ? ["w3c", "b3-single"] : tracer === "opentelemetry" ? ["b3", "b3-single"] : ["w3c", "b3", "b3-single"],
+    // Every format, for every provider, as docs/tracing.md's e2e table asks: under a tracer the filter
+    // itself skips the format Envoy owns while Envoy injects, so emitting it is safe.
+    emit: ["w3c", "b3", "b3-single", "jaeger"],
     generate: true,
-    responseHeader: "x-trace-id",
+    responseHeader: TRACE_RESPONSE_HEADER,
+    forceSampleHeader: FORCE_SAMPLE_HEADER,
     requestIdHeader: "x-request-id",
   };
 }
@@ -134,8 +143,12 @@ function wasmFilter(p: { name: string; rootId: string; config: Obj; failOpen: bo
 
 function tracing(tracer: Tracer): Obj | undefined {
   if (tracer === "none") return undefined;
-  // 100 % sampling (Istio's default is 1 %) so that every local request is traced and the e2e is deterministic.
-  const sampling = { random_sampling: { value: 100 } };
+  // No random sampling (Istio's default is 1 %), so Envoy's decision is the request's own and the e2e is
+  // deterministic: an x-request-id whose character 14 is 9/a/b is traced, any other is not
+  // (conn_manager_utility.cc mutateTracingRequestHeader: at 100 % every id would be re-marked 9), and
+  // x-client-trace-id forces a trace (client_sampling defaults to 100 %). Envoy creates and injects a
+  // span either way; sampling only decides the flag and whether the span is exported.
+  const sampling = { random_sampling: { value: 0 } };
   if (tracer === "zipkin") {
     return {
       ...sampling,
@@ -190,14 +203,31 @@ function routeConfig(): Obj {
   };
 }
 
+/** Filter-state keys Envoy's access-log line prints as `<key>=<value>` (`-` when absent). */
+export const ACCESS_LOG_STATE = [
+  "router.route", "router.rule", "authz.decision", "authz.rule",
+  "tracing.trace_id", "tracing.span_id", "tracing.sampled", "tracing.source",
+  "tracing.other_trace_id", "tracing.other_format", "tracing.request_id",
+  "access-log.record",
+] as const;
+/**
+ * Request headers it prints as `req.<name>=<value>`: read when the access log runs, that is after the
+ * router injected Envoy's span into the same header map (docs/tracing.md), so they show Envoy's ids.
+ */
+export const ACCESS_LOG_HEADERS = ["x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled", "traceparent", "tracestate"] as const;
+
 function accessLog(): Obj[] {
   // HCM access loggers run before the Wasm filters' on_log (FilterManager::log iterates its handlers
   // in the order added: the HCM's in the ActiveStream constructor, the filters' at chain creation),
   // so only filter state written before on_log appears here.
-  const fields = ["router.route", "router.rule", "authz.decision", "authz.rule", "tracing.trace_id", "access-log.record"];
   // The path comes from the access-log filter, redacted: %REQ(:PATH)% would print secret query parameters.
+  // The record (JSON) goes last: it is the rest of the line.
   const line = `${ACCESS_LOG_PREFIX} %REQ(:METHOD)% %FILTER_STATE(wasm.access-log.path:PLAIN)% %RESPONSE_CODE% ` +
-    fields.map((f) => `${f}=%FILTER_STATE(wasm.${f}:PLAIN)%`).join(" ") + "\n";
+    [
+      ...ACCESS_LOG_STATE.filter((f) => f !== "access-log.record").map((f) => `${f}=%FILTER_STATE(wasm.${f}:PLAIN)%`),
+      ...ACCESS_LOG_HEADERS.map((h) => `req.${h}=%REQ(${h.toUpperCase()})%`),
+      "access-log.record=%FILTER_STATE(wasm.access-log.record:PLAIN)%",
+    ].join(" ") + "\n";
   return [{
     name: "envoy.access_loggers.file",
     typed_config: {
