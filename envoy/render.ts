@@ -220,23 +220,24 @@ function accessLog(): Obj[] {
   // HCM access loggers run before the Wasm filters' on_log (FilterManager::log iterates its handlers
   // in the order added: the HCM's in the ActiveStream constructor, the filters' at chain creation),
   // so only filter state written before on_log appears here.
-  // The path comes from the access-log filter, redacted: %REQ(:PATH)% would print secret query parameters.
-  // The record (JSON) goes last: it is the rest of the line.
-  const line = `${ACCESS_LOG_PREFIX} %REQ(:METHOD)% %FILTER_STATE(wasm.access-log.path:PLAIN)% %RESPONSE_CODE% ` +
-    [
-      ...ACCESS_LOG_STATE.filter((f) => f !== "access-log.record").map((f) => `${f}=%FILTER_STATE(wasm.${f}:PLAIN)%`),
-      ...ACCESS_LOG_HEADERS.map((h) => `req.${h}=%REQ(${h.toUpperCase()})%`),
-      "access-log.record=%FILTER_STATE(wasm.access-log.record:PLAIN)%",
-    ].join(" ") + "\n";
   return [{
     name: "envoy.access_loggers.file",
     typed_config: {
       "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
       path: "/dev/stdout",
-      log_format: { text_format_source: { inline_string: line } },
+      log_format: { text_format_source: { inline_string: ACCESS_LOG_LINE } },
     },
   }];
 }
+
+// The path comes from the access-log filter, redacted: %REQ(:PATH)% would print secret query parameters.
+// The record (JSON) goes last: it is the rest of the line.
+export const ACCESS_LOG_LINE = `${ACCESS_LOG_PREFIX} %REQ(:METHOD)% %FILTER_STATE(wasm.access-log.path:PLAIN)% %RESPONSE_CODE% ` +
+    [
+      ...ACCESS_LOG_STATE.filter((f) => f !== "access-log.record").map((f) => `${f}=%FILTER_STATE(wasm.${f}:PLAIN)%`),
+      ...ACCESS_LOG_HEADERS.map((h) => `req.${h}=%REQ(${h.toUpperCase()})%`),
+      "access-log.record=%FILTER_STATE(wasm.access-log.record:PLAIN)%",
+    ].join(" ") + "\n";
 
 function httpConnectionManager(listener: "http" | "mtls", tracer: Tracer): Obj {
   const hcm: Obj = {

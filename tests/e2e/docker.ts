@@ -90,7 +90,8 @@ export interface Reply {
 export interface ClientCert { cert: Buffer; key: Buffer; ca: Buffer }
 
 /** One request with Node's own HTTP client (https with a client certificate for the mTLS listener). */
-export function send(url: string, opts: { method?: string; headers?: Record<string, string>; tls?: ClientCert } = {}): Promise<Reply> {
+/** A header given as an array is sent as several lines. */
+export function send(url: string, opts: { method?: string; headers?: Record<string, string | string[]>; tls?: ClientCert } = {}): Promise<Reply> {
   const u = new URL(url);
   return new Promise<Reply>((done, fail) => {
     const options = {
@@ -125,6 +126,8 @@ export interface EnvoyUnderTest {
   tracer: Tracer;
   httpUrl: string;
   mtlsUrl: string;
+  /** Envoy's admin interface (/stats). */
+  adminUrl: string;
   /** Every line Envoy wrote so far (stdout and stderr). */
   lines: string[];
 }
@@ -192,6 +195,7 @@ export async function startEnvironment(): Promise<Environment> {
         tracer,
         httpUrl: `http://${host}:${container.getMappedPort(PORTS.http)}`,
         mtlsUrl: `https://${host}:${container.getMappedPort(PORTS.mtls)}`,
+        adminUrl: `http://${host}:${container.getMappedPort(PORTS.admin)}`,
         lines,
       });
     }));
@@ -220,4 +224,16 @@ export async function waitForLines(lines: string[], predicate: (l: string) => bo
     if (found.length >= count || Date.now() > until) return found;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Current values of the Envoy stats whose names start with `prefix` (admin /stats, JSON). */
+export async function stats(envoy: EnvoyUnderTest, prefix: string): Promise<Record<string, number>> {
+  const filter = "^" + prefix.replace(/[.]/g, "\\.");
+  const r = await send(`${envoy.adminUrl}/stats?format=json&filter=${encodeURIComponent(filter)}`);
+  if (r.status !== 200) throw new Error(`admin /stats answered ${r.status}: ${r.body.slice(0, 200)}`);
+  const out: Record<string, number> = {};
+  for (const s of (JSON.parse(r.body).stats ?? []) as { name?: string; value?: number }[]) {
+    if (s.name?.startsWith(prefix) && typeof s.value === "number") out[s.name] = s.value;
+  }
+  return out;
 }

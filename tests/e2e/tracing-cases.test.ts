@@ -11,8 +11,8 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { EnvoyHost, type Chain, type Plugin, type WasmModule, type Stream } from "../../host/index.ts";
 import { runTraced } from "../tracing/envoy-tracer.ts";
-import { listenerPlugins, tracingConfig, VARIANTS, ACCESS_LOG_STATE, ACCESS_LOG_HEADERS, type Tracer } from "../../envoy/render.ts";
-import { CASES, COUNTERS, TRACE_HEADERS, assertCase, casePath, newVars, requestHeaders, type Observation, type TraceCase, type Vars } from "./tracing-cases.ts";
+import { listenerPlugins, tracingConfig, VARIANTS, ACCESS_LOG_STATE, ACCESS_LOG_HEADERS, ACCESS_LOG_LINE, ACCESS_LOG_PREFIX, type Tracer } from "../../envoy/render.ts";
+import { CASES, COUNTERS, TRACE_HEADERS, assertCase, casePath, newVars, requestHeaders, parseAccessLine, type Observation, type TraceCase, type Vars } from "./tracing-cases.ts";
 import { WASM } from "./docker.ts";
 
 let host: EnvoyHost;
@@ -124,3 +124,17 @@ test("the checker is not vacuous: a mutated expectation fails on the host's resu
 });
 
 
+
+test("the e2e reads every field of Envoy's access-log line back, absent (-) and empty values included", () => {
+  const values: Record<string, string> = {};
+  let n = 0;
+  const line = ACCESS_LOG_LINE.trimEnd().replace(/%(FILTER_STATE\(wasm\.([^:]+):PLAIN\)|REQ\(([^)]+)\))%/g, (_m, _op, key?: string, header?: string) => {
+    const field = key ?? `req.${header!.toLowerCase()}`;
+    const value = field === "access-log.record" ? '{"a": 1, "b": "x y"}' : field === "req.tracestate" ? "" : n++ % 3 === 0 ? "-" : `v${n}`;
+    if (field !== "req.:method") values[field] = value;
+    return value;
+  }).replace("%RESPONSE_CODE%", "200");
+  assert.ok(line.startsWith(`${ACCESS_LOG_PREFIX} `));
+  const parsed = parseAccessLine(line);
+  for (const k of [...ACCESS_LOG_STATE, ...ACCESS_LOG_HEADERS.map((h) => `req.${h}`)]) assert.equal(parsed[k], values[k], k);
+});

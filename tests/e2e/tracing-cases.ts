@@ -477,3 +477,17 @@ export function assertCase(c: TraceCase, o: Observation, v: Vars, requests = 1):
     assert.equal(o.counters[name] ?? 0, (c.counters?.[name] ?? 0) * requests, `mesh_filters.tracing.${name} grew by`);
   }
 }
+
+/**
+ * Envoy's access-log line (envoy/render.ts ACCESS_LOG_LINE) as fields: `key=value` pairs, `-` for
+ * absent, `""` for an empty header; `access-log.record` is the rest of the line (JSON with spaces).
+ */
+export function parseAccessLine(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const tail = " access-log.record=";
+  const at = line.indexOf(tail);
+  const head = at < 0 ? line : line.slice(0, at);
+  if (at >= 0) out["access-log.record"] = line.slice(at + tail.length);
+  for (const m of head.matchAll(/(?:^| )([a-z0-9_.-]+)=(\S*)/g)) out[m[1]] = m[2];
+  return out;
+}
