@@ -5,6 +5,7 @@ import { IMPORTS, LOG_LEVEL_NAMES, R, type LogLevelName } from "./abi.ts";
 import { inspectModule, type ModuleInspection } from "./wasm-binary.ts";
 import { Vm, Ctx } from "./vm.ts";
 import { Stream, type StreamOptions, type StreamResult } from "./stream.ts";
+import type { HeaderList } from "./headers.ts";
 import type { HostCore, NodeInfo, PluginState, Direction } from "./types.ts";
 
 /** Envoy refused the module or the plugin configuration; `message` is the root cause Envoy logs. */
@@ -100,9 +101,9 @@ export class Chain {
     }
   }
   /** Create a stream (filters created, context ids allocated) to drive step by step. */
-  open(opts: StreamOptions): Stream { return new Stream(this.host, this.plugins, opts); }
+  open(opts: StreamOptions<HeaderList>): Stream { return new Stream(this.host, this.plugins, opts); }
   /** Drive a whole request/response through the chain. */
-  run(opts: StreamOptions): StreamResult { return this.open(opts).drive().result(); }
+  run(opts: StreamOptions<HeaderList>): StreamResult { return this.open(opts).drive().result(); }
 }
 
 const DEFAULT_START = Date.UTC(2024, 0, 1);

@@ -4,11 +4,12 @@ export type { HostOptions, PluginConfig, PluginStatus, LogEntry } from "./host.t
 export { Stream } from "./stream.ts";
 export type {
   StreamOptions, StreamResult, RequestSpec, UpstreamSpec, UpstreamResponseSpec, UpstreamFailureSpec, UpstreamRequest,
-  ConnectionSpec, Outcome, ClientResponse, LocalReplyRecord,
+  ConnectionSpec, Outcome, ClientResponse, LocalReplyRecord, RawHeaders,
 } from "./stream.ts";
 export { inspectModule, printValTypes } from "./wasm-binary.ts";
 export type { ModuleInspection, ModuleImport, ModuleExport, FuncSig } from "./wasm-binary.ts";
 export { IMPORTS, WasmResult, HeaderMapType, BufferType, LOG_LEVEL_NAMES } from "./abi.ts";
 export type { ImportSpec, AbiVersion, LogLevelName } from "./abi.ts";
 export { encodePairs, decodePairs, HeaderMap } from "./headers.ts";
+export type { HeaderList, TextHeaderList } from "./headers.ts";
 export type { Direction } from "./types.ts";

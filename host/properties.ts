@@ -1,17 +1,20 @@
 // proxy_get_property: Envoy 1.28 Context::getProperty/findValue (extensions/common/wasm/context.cc) over the
 // CEL wrappers of extensions/filters/common/expr/context.cc, with serializeValue's encodings.
 import { R } from "./abi.ts";
-import { encodePairs } from "./headers.ts";
+import { encodePairs, Bin, toText } from "./headers.ts";
 import type { HeaderMap } from "./headers.ts";
 import type { Ctx } from "./vm.ts";
 import type { PropertyStream, StreamInfoData, NodeInfo } from "./types.ts";
 
-// CEL values. Strings are UTF-8 text, Uint8Array bytes; tagged numbers keep int64/uint64/double apart.
-type V = string | Uint8Array | boolean | null | Int | UInt | Dbl | CelMap | V[] | Msg | Unlistable;
+// CEL values. Strings are UTF-8 text, Uint8Array bytes, Bin header bytes (binary strings); tagged numbers keep
+// int64/uint64/double apart.
+type V = string | Uint8Array | Bin | boolean | null | Int | UInt | Dbl | CelMap | HeaderCel | V[] | Msg | Unlistable;
 class Int { constructor(readonly v: bigint) {} }
 class UInt { constructor(readonly v: bigint) {} }
 class Dbl { constructor(readonly v: number) {} }
 class CelMap { constructor(readonly m: Map<string, V>) {} }
+/** request.headers & co: a header map's CEL view (binary names → binary values, repeats joined with ","). */
+class HeaderCel { constructor(readonly m: Map<string, string>) {} }
 /** A protobuf message: its wire bytes plus the fields a path can step into. */
 class Msg { constructor(readonly wire: Uint8Array, readonly fields: Record<string, V>) {} }
 /** request/response/connection/...: CEL maps whose ListKeys is unimplemented, so they cannot be serialized whole. */
@@ -21,9 +24,9 @@ const EMPTY_MSG = new Msg(new Uint8Array(0), {});
 
 function i64(n: number | bigint): Int { return new Int(BigInt(n)); }
 
-function serialize(v: V): Uint8Array | string | number {
+function serialize(v: V): Uint8Array | string | Bin | number {
   if (typeof v === "string") return v;
-  if (v instanceof Uint8Array) return v;
+  if (v instanceof Uint8Array || v instanceof Bin) return v;
   if (typeof v === "boolean") return new Uint8Array([v ? 1 : 0]);
   if (v === null) return R.SerializationFailure;
   if (v instanceof Int || v instanceof UInt) {
@@ -33,8 +36,13 @@ function serialize(v: V): Uint8Array | string | number {
   }
   if (v instanceof Dbl) { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, v.v, true); return b; }
   if (v instanceof Msg) return v.wire;
+  if (v instanceof HeaderCel) {
+    const pairs: [Bin, Bin][] = [];
+    for (const [k, x] of v.m) pairs.push([new Bin(k), new Bin(x)]);
+    return encodePairs(pairs);
+  }
   if (v instanceof CelMap) {
-    const pairs: [Uint8Array | string, Uint8Array | string][] = [];
+    const pairs: [Uint8Array | string | Bin, Uint8Array | string | Bin][] = [];
     for (const [k, x] of v.m) {
       const s = serialize(x);
       if (typeof s === "number") return R.SerializationFailure;
@@ -43,7 +51,7 @@ function serialize(v: V): Uint8Array | string | number {
     return encodePairs(pairs);
   }
   if (Array.isArray(v)) {
-    const pairs: [Uint8Array | string, string][] = [];
+    const pairs: [Uint8Array | string | Bin, string][] = [];
     for (const x of v) {
       const s = serialize(x);
       if (typeof s === "number") return R.SerializationFailure;
@@ -54,9 +62,11 @@ function serialize(v: V): Uint8Array | string | number {
   return R.SerializationFailure; // Unlistable
 }
 
-function headerMapValue(h: HeaderMap | null): CelMap {
-  return new CelMap(h ? (h.joined() as Map<string, V>) : new Map());
+function headerMapValue(h: HeaderMap | null): HeaderCel {
+  return new HeaderCel(h ? h.joined() : new Map());
 }
+/** A header value as a property: its bytes. */
+function hv(v: string | undefined): Bin | undefined { return v === undefined ? undefined : new Bin(v); }
 
 function hostPort(addr: string): { port: number | null } {
   const i = addr.lastIndexOf(":");
@@ -83,21 +93,21 @@ function requestField(s: PropertyStream, k: string): V | undefined {
   }
   if (!h) return undefined;
   switch (k) {
-    case "path": return h.get(":path");
-    case "url_path": { const p = h.get(":path") ?? ""; const q = p.indexOf("?"); return q < 0 ? p : p.slice(0, q); }
-    case "host": return h.get(":authority");
-    case "scheme": return h.get(":scheme");
-    case "method": return h.get(":method");
-    case "referer": return h.get("referer");
-    case "id": return h.get("x-request-id");
-    case "useragent": return h.get("user-agent");
+    case "path": return hv(h.get(":path"));
+    case "url_path": { const p = h.get(":path") ?? ""; const q = p.indexOf("?"); return new Bin(q < 0 ? p : p.slice(0, q)); }
+    case "host": return hv(h.get(":authority"));
+    case "scheme": return hv(h.get(":scheme"));
+    case "method": return hv(h.get(":method"));
+    case "referer": return hv(h.get("referer"));
+    case "id": return hv(h.get("x-request-id"));
+    case "useragent": return hv(h.get("user-agent"));
     case "query": {
       const p = h.get(":path") ?? "";
       const q = p.indexOf("?");
       if (q < 0) return "";
       const rest = p.slice(q + 1);
       const f = rest.indexOf("#");
-      return f < 0 ? rest : rest.slice(0, f);
+      return new Bin(f < 0 ? rest : rest.slice(0, f));
     }
   }
   return undefined;
@@ -245,7 +255,7 @@ function findValue(ctx: Ctx, name: string): V | undefined {
       case "source": return new Unlistable((k) => peerField(info.connection.source, k));
       case "destination": return new Unlistable((k) => peerField(info.connection.destination, k));
       case "metadata": return new Msg(new Uint8Array(0), { filter_metadata: new CelMap(new Map()), typed_filter_metadata: new CelMap(new Map()) });
-      case "filter_state": return new Unlistable((k) => info.filterState.get(k));
+      case "filter_state": return new Unlistable((k) => info.filterState.get(toText(k)));
       case "xds": return new Unlistable((k) => xdsField(info, k));
     }
   }
@@ -264,12 +274,13 @@ function findValue(ctx: Ctx, name: string): V | undefined {
     case "plugin_vm_id": return plugin ? plugin.vmId : "";
     case "connection_id": return info ? new UInt(BigInt(info.connection.id)) : undefined;
   }
-  if (info) return info.filterState.get("wasm." + name);
+  if (info) return info.filterState.get("wasm." + toText(name));
   return undefined;
 }
 
-/** Returns the serialized value (string = UTF-8 text, bytes) or a WasmResult error code. */
-export function getProperty(ctx: Ctx, path: string): string | Uint8Array | number {
+/** Returns the serialized value (string = UTF-8 text, Bin/bytes = bytes) or a WasmResult error code. `path` is
+ *  the module's bytes as a binary string (header names inside request.headers.<name> match byte for byte). */
+export function getProperty(ctx: Ctx, path: string): string | Uint8Array | Bin | number {
   const parts = path.split("\0");
   if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
   if (path.length === 0) return R.SerializationFailure;
@@ -279,8 +290,9 @@ export function getProperty(ctx: Ctx, path: string): string | Uint8Array | numbe
     const key = parts[k];
     let next: V | undefined;
     if (v instanceof Unlistable) next = v.get(key);
-    else if (v instanceof CelMap) next = v.m.get(key);
-    else if (v instanceof Msg) next = Object.prototype.hasOwnProperty.call(v.fields, key) ? v.fields[key] : undefined;
+    else if (v instanceof CelMap) next = v.m.get(toText(key));
+    else if (v instanceof HeaderCel) next = hv(v.m.get(key));
+    else if (v instanceof Msg) { const t = toText(key); next = Object.prototype.hasOwnProperty.call(v.fields, t) ? v.fields[t] : undefined; }
     else if (Array.isArray(v)) { const i = /^\d+$/.test(key) ? Number(key) : -1; next = i >= 0 && i < v.length ? v[i] : undefined; }
     else return R.NotFound;
     if (next === undefined) return R.NotFound;

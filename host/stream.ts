@@ -2,7 +2,7 @@
 // DownstreamFilterManager (source/common/http/filter_manager.cc), the Wasm HTTP filter Context
 // (extensions/common/wasm/context.cc) and cpp-host's ContextBase (src/context.cc, CHECK_FAIL).
 import { R } from "./abi.ts";
-import { HeaderMap, type HeaderList, toBytes } from "./headers.ts";
+import { HeaderMap, type HeaderList, type TextHeaderList, toBytes, toText, binBytes } from "./headers.ts";
 import {
   Body, Ctx, Vm, EMPTY, H_CONTINUE, H_STOP_ALL_WATERMARK, D_CONTINUE, D_STOP_BUFFER, D_STOP_WATERMARK,
   D_STOP_NO_BUFFER, T_CONTINUE, T_STOP, type StreamHooks,
@@ -10,25 +10,35 @@ import {
 import type { StreamInfoData, ConnectionInfo } from "./types.ts";
 import type { EnvoyHost, Plugin } from "./host.ts";
 
-export interface RequestSpec {
-  headers: HeaderList;
+// H: the header list type a spec uses. It defaults to text pairs so code that reads a spec back gets strings;
+// the stream accepts any HeaderList (Uint8Array names/values are raw bytes).
+export interface RequestSpec<H extends HeaderList = TextHeaderList> {
+  headers: H;
   body?: string | Uint8Array;
-  trailers?: HeaderList;
+  trailers?: H;
   /** "HTTP/1.0" | "HTTP/1.1" | "HTTP/2" | "HTTP/3" (request.protocol); default HTTP/1.1 */
   protocol?: string;
 }
-export interface UpstreamResponseSpec {
+export interface UpstreamResponseSpec<H extends HeaderList = TextHeaderList> {
   status?: number;
-  headers?: HeaderList;
+  headers?: H;
   body?: string | Uint8Array;
-  trailers?: HeaderList;
+  trailers?: H;
   /** upstream host "ip:port" (upstream.address) */
   address?: string;
 }
 export type UpstreamFailureKind = "connection-failure" | "reset" | "timeout";
 export interface UpstreamFailureSpec { failure: UpstreamFailureKind; transportFailureReason?: string; address?: string }
-export interface UpstreamRequest { headers: [string, string][]; body: Uint8Array; bodyText: string; trailers: [string, string][] | undefined }
-export type UpstreamSpec = UpstreamResponseSpec | UpstreamFailureSpec | ((req: UpstreamRequest) => UpstreamResponseSpec | UpstreamFailureSpec);
+/** Header pairs as raw bytes (names and values exactly as the module left them). */
+export type RawHeaders = [Uint8Array, Uint8Array][];
+/** `headers`/`trailers` are UTF-8-decoded text (invalid bytes read as U+FFFD); `rawHeaders`/`rawTrailers` are the
+ *  bytes (non-enumerable, computed on first read). */
+export interface UpstreamRequest {
+  headers: [string, string][]; body: Uint8Array; bodyText: string; trailers: [string, string][] | undefined;
+  readonly rawHeaders: RawHeaders; readonly rawTrailers: RawHeaders | undefined;
+}
+export type UpstreamSpec<H extends HeaderList = TextHeaderList> =
+  UpstreamResponseSpec<H> | UpstreamFailureSpec | ((req: UpstreamRequest) => UpstreamResponseSpec<H> | UpstreamFailureSpec);
 
 export interface ConnectionSpec {
   source?: string;
@@ -48,17 +58,33 @@ export interface ConnectionSpec {
   requestedServerName?: string;
 }
 export interface RouteSpec { name?: string; cluster?: string }
-export interface StreamOptions {
-  request: RequestSpec;
+export interface StreamOptions<H extends HeaderList = TextHeaderList> {
+  request: RequestSpec<H>;
   connection?: ConnectionSpec;
-  upstream?: UpstreamSpec;
+  upstream?: UpstreamSpec<H>;
   route?: RouteSpec;
   filterChainName?: string;
 }
 
 export type Outcome = "upstream" | "local-reply" | "fail-closed-503" | "hang" | "reset";
-export interface ClientResponse { status: number; headers: [string, string][]; body: string; bodyBytes: Uint8Array; trailers?: [string, string][] }
-export interface LocalReplyRecord { status: number; body: string; headers: [string, string][]; details: string; sender: string; via: "filter-chain" | "direct" }
+export interface ClientResponse {
+  status: number; headers: [string, string][]; body: string; bodyBytes: Uint8Array; trailers?: [string, string][];
+  readonly rawHeaders: RawHeaders; readonly rawTrailers: RawHeaders | undefined;
+}
+export interface LocalReplyRecord {
+  status: number; body: string; headers: [string, string][]; details: string; sender: string; via: "filter-chain" | "direct";
+  readonly rawHeaders: RawHeaders;
+}
+
+/** Adds the non-enumerable raw-bytes views (so spreads and deepEqual of the records see only the text fields). */
+function withRaw<T extends object>(o: T, headers: HeaderMap, trailers?: HeaderMap | null): T {
+  let h: RawHeaders | undefined, t: RawHeaders | undefined;
+  Object.defineProperty(o, "rawHeaders", { enumerable: false, get: () => (h ??= headers.byteEntries()) });
+  if (trailers !== undefined) {
+    Object.defineProperty(o, "rawTrailers", { enumerable: false, get: () => (trailers ? (t ??= trailers.byteEntries()) : undefined) });
+  }
+  return o;
+}
 export interface StreamResult {
   outcome: Outcome;
   /** why a stream hangs or was reset */
@@ -403,7 +429,7 @@ export class Stream {
   private responseFromLocalReply: LocalReplyRecord | null = null;
   private requestEnded = false;
 
-  constructor(readonly host: EnvoyHost, plugins: readonly Plugin[], readonly opts: StreamOptions) {
+  constructor(readonly host: EnvoyHost, plugins: readonly Plugin[], readonly opts: StreamOptions<HeaderList>) {
     const c = opts.connection ?? {};
     const conn: ConnectionInfo = {
       source: c.source ?? "10.0.0.1:40000",
@@ -556,11 +582,11 @@ export class Stream {
     let response: ClientResponse | undefined;
     if (this.client.headers && (this.complete && !this.wasReset)) {
       const body = concat(this.client.body);
-      response = {
-        status: Number(this.client.headers.get(":status")), headers: this.client.headers.entries(),
+      response = withRaw({
+        status: Number(this.client.headers.get(":status")), headers: this.client.headers.textEntries(),
         body: Buffer.from(body).toString("utf8"), bodyBytes: body,
-        trailers: this.client.trailers ? this.client.trailers.entries() : undefined,
-      };
+        trailers: this.client.trailers ? this.client.trailers.textEntries() : undefined,
+      } as ClientResponse, this.client.headers, this.client.trailers);
     }
     return {
       outcome, reason, upstreamRequest: this.upstreamRequestView(), response,
@@ -582,7 +608,10 @@ export class Stream {
     const u = this.upstream;
     if (!u) return undefined;
     const body = concat(u.body);
-    return { headers: u.headers.entries(), body, bodyText: Buffer.from(body).toString("utf8"), trailers: u.trailers ? u.trailers.entries() : undefined };
+    return withRaw({
+      headers: u.headers.textEntries(), body, bodyText: Buffer.from(body).toString("utf8"),
+      trailers: u.trailers ? u.trailers.textEntries() : undefined,
+    } as UpstreamRequest, u.headers, u.trailers);
   }
 
   private callDecoder<T>(f: () => T): T {
@@ -605,8 +634,20 @@ export class Stream {
       s.dec.hdr = HDR_DONE;
     }
     // router: the upstream request is created with the headers as they left the last filter
-    this.upstream = { headers: h.clone(), body: [], trailers: null, complete: eos };
     this.info.upstreamAddress = this.upstreamAddress();
+    const bad = h.firstInvalid();
+    if (bad !== null) { this.rejectUpstreamHeaders(bad.key, bad.name); return; }
+    this.upstream = { headers: h.clone(), body: [], trailers: null, complete: eos };
+  }
+  /** The upstream codec refuses a header a filter wrote (Envoy keeps whatever a Wasm filter writes; the HTTP/1 and
+   *  HTTP/2 client codecs' encodeHeaders run checkValidRequestHeaders): UpstreamCodecFilter::decodeHeaders answers
+   *  503 with the status message, details filter_removed_required_request_headers{...}, flag DPE. */
+  private rejectUpstreamHeaders(key: string, name: boolean): void {
+    const message = `invalid header ${name ? "name" : "value"} for: ${jsonEscape(key)}`; // binary string
+    this.info.responseFlags |= 0x40000; // DownstreamProtocolError
+    const details = `filter_removed_required_request_headers{${spaceToUnderscore(toText(message))}}`;
+    this.callDecoder(() => this.sendLocalReply(null, 503, binBytes(message), [], null, details, false));
+    this.executePrepared();
   }
   private upstreamAddress(): string {
     const up = this.opts.upstream;
@@ -794,13 +835,13 @@ export class Stream {
     const sender = from ? from.name : fromPlugin ? "unknown" : "envoy.filters.http.router";
     const reply = this.prepareLocalReply(code, body, extra, grpcStatus);
     if (this.responseHeaders === null) {
-      const rec: LocalReplyRecord = { status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.entries(), details, sender, via: "filter-chain" };
+      const rec: LocalReplyRecord = withRaw({ status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.textEntries(), details, sender, via: "filter-chain" } as LocalReplyRecord, reply.headers);
       this.localReplies.push(rec);
       this.responseFromLocalReply = rec;
       if (this.callState === DECODING) { this.prepared = reply; return; } // executed after the filter returns
       this.encodeLocalReply(reply);
     } else if (this.client.headers === null) {
-      const rec: LocalReplyRecord = { status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.entries(), details, sender, via: "direct" };
+      const rec: LocalReplyRecord = withRaw({ status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.textEntries(), details, sender, via: "direct" } as LocalReplyRecord, reply.headers);
       this.localReplies.push(rec);
       this.responseFromLocalReply = rec;
       // sendDirectLocalReply: straight to the codec, bypassing the encoder filters
@@ -819,7 +860,7 @@ export class Stream {
       h.set(":status", "200");
       h.set("content-type", "application/grpc");
       if (h.get("grpc-status") === undefined) h.add("grpc-status", String(grpcStatus ?? httpToGrpc(code)));
-      if (b.length > 0 && !this.isHead) h.add("grpc-message", percentEncode(Buffer.from(b).toString("utf8")));
+      if (b.length > 0 && !this.isHead) h.add("grpc-message", percentEncode(b));
       h.remove("content-length");
       return { headers: h, body: EMPTY, headersOnly: true };
     }
@@ -910,10 +951,28 @@ function httpToGrpc(code: number): number {
     case 502: case 503: case 504: return 14; default: return 2;
   }
 }
-/** Http::Utility::PercentEncoding::encode for grpc-message (reserved: %, and chars outside 0x20-0x7e). */
-function percentEncode(s: string): string {
-  const b = Buffer.from(s, "utf8");
+/** Http::Utility::PercentEncoding::encode for grpc-message (reserved: %, and bytes outside 0x20-0x7e). */
+function percentEncode(b: Uint8Array): string {
   let out = "";
   for (const c of b) out += c < 0x20 || c > 0x7e || c === 0x25 ? "%" + c.toString(16).toUpperCase().padStart(2, "0") : String.fromCharCode(c);
+  return out;
+}
+
+/** JsonEscaper::escapeString over a binary string (bytes >= 0x80 pass through unchanged). */
+function jsonEscape(s: string): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    switch (c) {
+      case 0x22: out += '\\"'; break;
+      case 0x5c: out += "\\\\"; break;
+      case 0x08: out += "\\b"; break;
+      case 0x0c: out += "\\f"; break;
+      case 0x0a: out += "\\n"; break;
+      case 0x0d: out += "\\r"; break;
+      case 0x09: out += "\\t"; break;
+      default: out += c <= 0x1f ? "\\u" + c.toString(16).padStart(4, "0") : s[i];
+    }
+  }
   return out;
 }

@@ -8,7 +8,7 @@ import {
   BufferType, headerCallbackSpecs, MODULE_FUNCTIONS, type AbiVersion,
 } from "./abi.ts";
 import { R } from "./abi.ts";
-import { HeaderMap, decodePairs } from "./headers.ts";
+import { HeaderMap, Bin, decodePairs } from "./headers.ts";
 import type { HostCore, PluginState, PropertyStream } from "./types.ts";
 import { getProperty } from "./properties.ts";
 
@@ -209,6 +209,8 @@ export class Vm {
     return (ptr >>> 0) + (len >>> 0) <= this.u8.length;
   }
   str(ptr: number, len: number): string { return this.u8.toString("utf8", ptr >>> 0, (ptr >>> 0) + (len >>> 0)); }
+  /** Bytes as a binary string (one char per byte): header names and values, property paths. */
+  bin(ptr: number, len: number): string { return this.u8.toString("latin1", ptr >>> 0, (ptr >>> 0) + (len >>> 0)); }
   /** A copy (Buffer#slice would be a view, detached when memory grows and rewritten by the module). */
   bytes(ptr: number, len: number): Uint8Array { return Uint8Array.prototype.slice.call(this.u8, ptr >>> 0, (ptr >>> 0) + (len >>> 0)); }
   setU32(ptr: number, v: number): boolean {
@@ -247,6 +249,18 @@ export class Vm {
       if (a === 0) return false;
       this.refresh();
       this.u8.write(s, a, n, "utf8");
+    }
+    return this.setU32(pp, a) && this.setU32(lp, n);
+  }
+  /** copyToPointerSize for a binary string: byte length = string length, a latin1 write. */
+  outBin(s: string, pp: number, lp: number): boolean {
+    const n = s.length;
+    let a = 0;
+    if (n > 0) {
+      a = this.alloc(n);
+      if (a === 0) return false;
+      this.refresh();
+      this.u8.write(s, a, n, "latin1");
     }
     return this.setU32(pp, a) && this.setU32(lp, n);
   }
@@ -340,14 +354,15 @@ export class Vm {
       },
       proxy_get_property(pp: number, pl: number, rp: number, rl: number): number {
         if (!vm.ok(pp, pl)) return I;
-        const v = getProperty(vm.ctx(), vm.str(pp, pl));
+        const v = getProperty(vm.ctx(), vm.bin(pp, pl));
         if (typeof v === "number") return v;
         if (typeof v === "string") return vm.outStr(v, rp, rl) ? R.Ok : I;
+        if (v instanceof Bin) return vm.outBin(v.s, rp, rl) ? R.Ok : I;
         return vm.outBytes(v, rp, rl) ? R.Ok : I;
       },
       proxy_send_local_response(status: number, dp: number, dl: number, bp: number, bl: number, hp: number, hl: number, grpc: number): number {
         if (!vm.ok(dp, dl) || !vm.ok(bp, bl) || !vm.ok(hp, hl)) return I;
-        const headers = decodePairs(vm.bytes(hp, hl));
+        const headers = decodePairs(vm.bytes(hp, hl), true);
         const c = vm.ctx();
         if (c.stream) c.stream.sendLocalResponse(status >>> 0, vm.bytes(bp, bl), headers, grpc >>> 0, vm.str(dp, dl));
         vm.stopNext = true; // exports.cc: the filter stops whatever it returns
@@ -391,9 +406,9 @@ export class Vm {
         const s = vm.ctx().stream;
         const map = s ? s.getConstMap(t) : null;
         if (!map) return s && s.accessLogPhase ? R.NotFound : R.BadArgument;
-        const v = map.get(vm.str(kp, kl));
+        const v = map.get(vm.bin(kp, kl));
         if (v === undefined) return R.NotFound;
-        return vm.outStr(v, vpp, vlp) ? R.Ok : I;
+        return vm.outBin(v, vpp, vlp) ? R.Ok : I;
       },
       proxy_add_header_map_value(t: number, kp: number, kl: number, vp: number, vl: number): number {
         if (mapType(t) > HEADER_MAP_MAX) return R.BadArgument;
@@ -401,7 +416,7 @@ export class Vm {
         const s = vm.ctx().stream;
         const map = s ? s.getMap(t) : null;
         if (!map) return R.BadArgument;
-        map.add(vm.str(kp, kl), vm.str(vp, vl));
+        map.add(vm.bin(kp, kl), vm.bin(vp, vl), true);
         if (t === 0) s!.mutatedRequestHeaders();
         return R.Ok;
       },
@@ -411,7 +426,7 @@ export class Vm {
         const s = vm.ctx().stream;
         const map = s ? s.getMap(t) : null;
         if (!map) return R.BadArgument;
-        map.set(vm.str(kp, kl), vm.str(vp, vl));
+        map.set(vm.bin(kp, kl), vm.bin(vp, vl), true);
         if (t === 0) s!.mutatedRequestHeaders();
         return R.Ok;
       },
@@ -421,7 +436,7 @@ export class Vm {
         const s = vm.ctx().stream;
         const map = s ? s.getMap(t) : null;
         if (!map) return R.BadArgument;
-        map.remove(vm.str(kp, kl));
+        map.remove(vm.bin(kp, kl));
         if (t === 0) s!.mutatedRequestHeaders();
         return R.Ok;
       },
@@ -436,12 +451,12 @@ export class Vm {
       proxy_set_header_map_pairs(t: number, p: number, l: number): number {
         if (mapType(t) > HEADER_MAP_MAX) return R.BadArgument;
         if (!vm.ok(p, l)) return I;
-        const pairs = decodePairs(vm.u8.subarray(p >>> 0, (p >>> 0) + (l >>> 0)));
+        const pairs = decodePairs(vm.u8.subarray(p >>> 0, (p >>> 0) + (l >>> 0)), true);
         const s = vm.ctx().stream;
         const map = s ? s.getMap(t) : null;
         if (!map) return R.BadArgument;
         map.clear();
-        for (const [k, v] of pairs) map.add(k, v);
+        for (const [k, v] of pairs) map.add(k, v, true);
         if (t === 0) s!.mutatedRequestHeaders();
         return R.Ok;
       },
@@ -690,21 +705,18 @@ export class Vm {
   writePairs(map: HeaderMap, pp: number, lp: number): boolean {
     const ks = map.keys, vs = map.values, n = ks.length;
     let size = 4;
-    const kl = new Array<number>(n), vl = new Array<number>(n);
-    for (let k = 0; k < n; k++) {
-      kl[k] = Buffer.byteLength(ks[k], "utf8"); vl[k] = Buffer.byteLength(vs[k], "utf8");
-      size += 10 + kl[k] + vl[k];
-    }
+    for (let k = 0; k < n; k++) size += 10 + ks[k].length + vs[k].length;
     const a = this.alloc(size);
     if (a === 0) return false;
     this.refresh();
     const dv = this.dv, u8 = this.u8;
     dv.setUint32(a, n, true);
     let p = a + 4;
-    for (let k = 0; k < n; k++) { dv.setUint32(p, kl[k], true); dv.setUint32(p + 4, vl[k], true); p += 8; }
+    for (let k = 0; k < n; k++) { dv.setUint32(p, ks[k].length, true); dv.setUint32(p + 4, vs[k].length, true); p += 8; }
     for (let k = 0; k < n; k++) {
-      u8.write(ks[k], p, kl[k], "utf8"); p += kl[k]; u8[p++] = 0;
-      u8.write(vs[k], p, vl[k], "utf8"); p += vl[k]; u8[p++] = 0;
+      const key = ks[k], val = vs[k];
+      u8.write(key, p, key.length, "latin1"); p += key.length; u8[p++] = 0;
+      u8.write(val, p, val.length, "latin1"); p += val.length; u8[p++] = 0;
     }
     return this.setU32(pp, a) && this.setU32(lp, size);
   }
