@@ -272,6 +272,23 @@ test("hostile values produce valid JSON: quotes, backslashes, control characters
   assertValid(stateRecord(r));
 });
 
+test("a captured header value that is not UTF-8 (raw bytes from the client) yields valid JSON with U+FFFD", () => {
+  // "curl/", a lone 0xff, "8", 0xc3 cut short by "(", then a truncated 3-byte sequence at the end.
+  const ua = Uint8Array.from([0x63, 0x75, 0x72, 0x6c, 0x2f, 0xff, 0x38, 0xc3, 0x28, 0xe2, 0x82]);
+  const r = host.chain([accessLog({ requestHeaders: ["user-agent"], sink: "both" })]).run({
+    request: { headers: [[":method", "GET"], [":path", "/"], [":authority", "a"], ["user-agent", ua]] },
+    upstream: { status: 200 },
+  });
+  const expected = "curl/\uFFFD8\uFFFD(\uFFFD"; // one U+FFFD per maximal ill-formed subsequence
+  assert.equal(new TextDecoder().decode(ua), expected); // the WHATWG decoder agrees on the replacement
+  const state = stateRecord(r); // strict UTF-8 JSON
+  assertValid(state);
+  assert.equal(state.request_headers["user-agent"], expected);
+  const { record } = loggedRecords(r)[0];
+  assertValid(record);
+  assert.equal(record.request_headers["user-agent"], expected);
+});
+
 test("maxValueBytes caps every captured value", () => {
   const r = host.chain([accessLog({ requestHeaders: ["x-long"], maxValueBytes: 64 })]).run({
     request: { headers: [[":method", "GET"], [":path", "/" + "p".repeat(500)], [":authority", "a"], ["x-long", "é".repeat(200)]] },
