@@ -44,6 +44,15 @@ describe("request header bytes reach the module unchanged", () => {
     assert.equal(answer(r.logs, "request_headers prop request/id"), "0 31fe");
   });
 
+  test("property paths are bytes: request.headers.<name> finds a name that is not UTF-8", async () => {
+    const { host, plugin } = await probeHost();
+    const name = Uint8Array.from([0x78, 0x2d, 0xc9]);
+    const path = hex(Buffer.concat([Buffer.from("request\0headers\0"), name]));
+    const p = plugin("ns.b", [`request_headers: prop_hex ${path}`]);
+    const r = host.chain([p]).run({ request: { headers: [...GET, [name, OBS]] } });
+    assert.equal(answer(r.logs, `request_headers prop_hex ${path}`), `0 ${hex(OBS)}`);
+  });
+
   test("a text value from the test arrives as its UTF-8 bytes; the test reads text back", async () => {
     const { host, plugin } = await probeHost();
     const p = plugin("ns.b", [`request_headers: get_header_hex 0 ${hex("x-t")}`]);
