@@ -28,17 +28,37 @@ export class JsonValue {
   num: f64 = 0;
   /** Decoded value for strings; the exact source text for numbers (e.g. "1e3", "-0"). */
   text: string = "";
-  /** Array elements. */
-  items: JsonValue[] = [];
-  /** Object keys in document order, parallel to `values`. */
-  keys: string[] = [];
-  values: JsonValue[] = [];
   /** Byte offset of the value's first byte in the source document. */
   offset: i32 = 0;
+  // Most nodes are scalars, and WebAssembly memory never shrinks: children are exact-size arrays
+  // that exist only for non-empty arrays/objects; every other node shares the empty ones.
+  private children: StaticArray<JsonValue> = NO_VALUES;
+  private names: StaticArray<string> = NO_KEYS;
 
   constructor(kind: JsonKind, offset: i32) {
     this.kind = kind;
     this.offset = offset;
+  }
+
+  /** Parser only: the node's children (object keys parallel to values; no keys for arrays). */
+  setChildren(names: StaticArray<string>, children: StaticArray<JsonValue>): void {
+    this.names = names;
+    this.children = children;
+  }
+
+  /** Array elements (empty for non-arrays). Read-only. */
+  get items(): StaticArray<JsonValue> {
+    return this.kind == JsonKind.Array ? this.children : NO_VALUES;
+  }
+
+  /** Object keys in document order, parallel to `values` (empty for non-objects). Read-only. */
+  get keys(): StaticArray<string> {
+    return this.names;
+  }
+
+  /** Object member values, parallel to `keys` (empty for non-objects). Read-only. */
+  get values(): StaticArray<JsonValue> {
+    return this.kind == JsonKind.Object ? this.children : NO_VALUES;
   }
 
   isNull(): bool { return this.kind == JsonKind.Null; }
@@ -51,8 +71,9 @@ export class JsonValue {
   /** Member `key` of an object, or null (also null for non-objects). Linear: configs are small. */
   get(key: string): JsonValue | null {
     if (this.kind != JsonKind.Object) return null;
-    for (let i = 0; i < this.keys.length; i++) {
-      if (this.keys[i] == key) return this.values[i];
+    const names = this.names;
+    for (let i = 0; i < names.length; i++) {
+      if (unchecked(names[i]) == key) return unchecked(this.children[i]);
     }
     return null;
   }
@@ -63,15 +84,13 @@ export class JsonValue {
 
   /** Element i of an array, or null. */
   at(i: i32): JsonValue | null {
-    if (this.kind != JsonKind.Array || i < 0 || i >= this.items.length) return null;
-    return this.items[i];
+    if (this.kind != JsonKind.Array || i < 0 || i >= this.children.length) return null;
+    return unchecked(this.children[i]);
   }
 
   /** Element/member count for arrays/objects, 0 otherwise. */
   get length(): i32 {
-    if (this.kind == JsonKind.Array) return this.items.length;
-    if (this.kind == JsonKind.Object) return this.keys.length;
-    return 0;
+    return this.kind == JsonKind.Array || this.kind == JsonKind.Object ? this.children.length : 0;
   }
 
   /**
@@ -95,6 +114,8 @@ export class JsonValue {
 }
 
 const INTEGER_SCRATCH = new StaticArray<i64>(1);
+const NO_VALUES = new StaticArray<JsonValue>(0);
+const NO_KEYS = new StaticArray<string>(0);
 
 export function kindName(kind: JsonKind): string {
   switch (kind) {
@@ -150,6 +171,9 @@ export class JsonParseResult {
 }
 
 export const DEFAULT_MAX_DEPTH: i32 = 64;
+// Strings up to this many bytes are interned, at most MAX_INTERNED distinct ones per document.
+const MAX_INTERNED_BYTES: i32 = 32;
+const MAX_INTERNED: i32 = 1024;
 // The recursive descent uses AssemblyScript's shadow stack (32 KiB with the incremental runtime);
 // overflowing it aborts the module, so the depth is capped well inside it.
 export const MAX_DEPTH_LIMIT: i32 = 128;
@@ -186,6 +210,13 @@ class Parser {
   err: string = "";
   errPos: i32 = -1;
   src: ArrayBuffer;
+  // Children of the containers being parsed, innermost last; each container takes its own run
+  // into exact-size arrays when it closes (see take*), so no node carries growable arrays.
+  stackValues: JsonValue[] = [];
+  stackKeys: string[] = [];
+  // Short strings seen so far (keys, "ALLOW", "GET", ...), so a document with thousands of
+  // rules holds one copy of each; keyed by a hash of the source bytes, confirmed by comparison.
+  interned: Map<u32, string> = new Map<u32, string>();
 
   constructor(src: ArrayBuffer, maxDepth: i32) {
     this.src = src;
@@ -343,6 +374,8 @@ class Parser {
     const open = this.pos;
     this.pos++;
     let out = "";
+    let escaped = false;
+    let ascii = true;
     let runStart = this.pos;
     while (true) {
       if (this.pos >= this.len) {
@@ -351,15 +384,18 @@ class Parser {
       }
       const c = <i32>load<u8>(this.p + <usize>this.pos);
       if (c == 0x22) {
-        out += String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(this.pos - runStart));
+        const end = this.pos;
         this.pos++;
-        return out;
+        // Without escapes the value is the source slice: decode it once, no concatenation.
+        if (!escaped) return ascii ? this.asciiSlice(runStart, end) : String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(end - runStart));
+        return out + String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(end - runStart));
       }
       if (c < 0x20) {
         this.fail("control character " + this.describeByte(c) + " must be escaped in strings");
         return null;
       }
       if (c == 0x5c) {
+        escaped = true;
         out += String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(this.pos - runStart));
         const escPos = this.pos;
         this.pos++;
@@ -404,6 +440,7 @@ class Parser {
         continue;
       }
       if (c >= 0x80) {
+        ascii = false;
         const n = utf8SequenceAt(this.p, this.pos, this.len);
         if (n < 0) {
           this.fail("invalid UTF-8 in string");
@@ -416,6 +453,50 @@ class Parser {
     }
   }
 
+  // src[start, end) (ASCII, no escapes) as a string, shared with earlier equal short strings.
+  asciiSlice(start: i32, end: i32): string {
+    const n = end - start;
+    if (n == 0) return "";
+    const p = this.p + <usize>start;
+    if (n > MAX_INTERNED_BYTES) return String.UTF8.decodeUnsafe(p, <usize>n);
+    let h: u32 = 0x811c9dc5; // FNV-1a 32
+    for (let i = 0; i < n; i++) h = (h ^ <u32>load<u8>(p + <usize>i)) * 0x01000193;
+    const table = this.interned;
+    if (table.has(h)) {
+      const s = table.get(h);
+      if (s.length == n) {
+        let same = true;
+        for (let i = 0; i < n && same; i++) same = <u32>s.charCodeAt(i) == <u32>load<u8>(p + <usize>i);
+        if (same) return s;
+      }
+      return String.UTF8.decodeUnsafe(p, <usize>n);
+    }
+    const s = String.UTF8.decodeUnsafe(p, <usize>n);
+    if (table.size < MAX_INTERNED) table.set(h, s);
+    return s;
+  }
+
+  // The values pushed since `base`, as an exact-size array; pops them.
+  takeValues(base: i32): StaticArray<JsonValue> {
+    const st = this.stackValues;
+    const n = st.length - base;
+    if (n <= 0) return NO_VALUES;
+    const out = new StaticArray<JsonValue>(n);
+    for (let i = 0; i < n; i++) unchecked((out[i] = st[base + i]));
+    st.length = base;
+    return out;
+  }
+
+  takeKeys(base: i32): StaticArray<string> {
+    const st = this.stackKeys;
+    const n = st.length - base;
+    if (n <= 0) return NO_KEYS;
+    const out = new StaticArray<string>(n);
+    for (let i = 0; i < n; i++) unchecked((out[i] = st[base + i]));
+    st.length = base;
+    return out;
+  }
+
   parseArray(depth: i32): JsonValue | null {
     const v = new JsonValue(JsonKind.Array, this.pos);
     this.pos++;
@@ -424,11 +505,12 @@ class Parser {
       this.pos++;
       return v;
     }
+    const base = this.stackValues.length;
     while (true) {
       this.skipWs();
       const item = this.parseValue(depth);
       if (item == null) return null;
-      v.items.push(item);
+      this.stackValues.push(item);
       this.skipWs();
       const c = this.peek();
       if (c == 0x2c) {
@@ -437,6 +519,7 @@ class Parser {
       }
       if (c == 0x5d) {
         this.pos++;
+        v.setChildren(NO_KEYS, this.takeValues(base));
         return v;
       }
       this.fail("expected ',' or ']' in array, found " + this.describeByte(c));
@@ -452,6 +535,8 @@ class Parser {
       this.pos++;
       return v;
     }
+    const baseValues = this.stackValues.length;
+    const baseKeys = this.stackKeys.length;
     while (true) {
       this.skipWs();
       const keyPos = this.pos;
@@ -461,8 +546,9 @@ class Parser {
       }
       const key = this.parseString();
       if (key == null) return null;
-      for (let i = 0; i < v.keys.length; i++) {
-        if (v.keys[i] == key) {
+      const keys = this.stackKeys;
+      for (let i = baseKeys; i < keys.length; i++) {
+        if (keys[i] == key) {
           this.failAt(keyPos, "duplicate object key " + jsonQuote(key));
           return null;
         }
@@ -476,8 +562,8 @@ class Parser {
       this.skipWs();
       const item = this.parseValue(depth);
       if (item == null) return null;
-      v.keys.push(key);
-      v.values.push(item);
+      this.stackKeys.push(key);
+      this.stackValues.push(item);
       this.skipWs();
       const c = this.peek();
       if (c == 0x2c) {
@@ -486,6 +572,7 @@ class Parser {
       }
       if (c == 0x7d) {
         this.pos++;
+        v.setChildren(this.takeKeys(baseKeys), this.takeValues(baseValues));
         return v;
       }
       this.fail("expected ',' or '}' in object, found " + this.describeByte(c));
