@@ -20,20 +20,27 @@ import { load } from "js-yaml";
 import { REPO_ROOT } from "./generate.ts";
 
 export const CRD_RELATIVE_PATH = "../shared/istio/wasmplugin-crd-1.20.8.yaml";
+/** Points the validation at a CRD file elsewhere (a fresh clone without shared/ beside it). */
+export const CRD_ENV = "MESH_FILTERS_WASMPLUGIN_CRD";
 
 type Obj = Record<string, any>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** The CRD file beside the repository (CI clones the repo with a copy of shared/ next to it). */
-export function crdPath(repoRoot = REPO_ROOT): string {
-  return resolve(repoRoot, CRD_RELATIVE_PATH);
+/**
+ * Where the CRD is read from: $MESH_FILTERS_WASMPLUGIN_CRD when set (relative to the working
+ * directory), else shared/istio/ beside the repository (CI clones the repo with a copy of shared/ next to it).
+ */
+export function crdPath(repoRoot = REPO_ROOT, env: Record<string, string | undefined> = process.env): string {
+  const override = env[CRD_ENV];
+  return override ? resolve(override) : resolve(repoRoot, CRD_RELATIVE_PATH);
 }
 
 export function loadCrd(path = crdPath()): Obj {
   if (!existsSync(path)) {
     throw new Error(
       `Istio's WasmPlugin CRD is missing at ${path}. It is expected in shared/istio/ beside the repository ` +
-        `(<repo>/${CRD_RELATIVE_PATH}); CI clones the repo with a shared/ copy next to it.`,
+        `(<repo>/${CRD_RELATIVE_PATH}; CI clones the repo with a shared/ copy next to it), ` +
+        `or where ${CRD_ENV}=/path/to/wasmplugin-crd-1.20.8.yaml points.`,
     );
   }
   const crd = load(readFileSync(path, "utf8"));
