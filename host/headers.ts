@@ -65,9 +65,17 @@ export class HeaderMap {
    *  module writes are checked: Envoy's downstream codecs refuse such bytes before any filter runs (HTTP/1
    *  onHeaderValueImpl: 400), so the host lets tests feed them to filters unchecked. */
   private marks: number[] | null = null;
+  /** false while every name and value is ASCII (then the binary strings are the text: textEntries is free) */
+  private wide = false;
 
   constructor(init?: HeaderList | null) {
-    if (init) for (const [k, v] of init) this.add(toBin(k), toBin(v));
+    if (init) {
+      for (const [k, v] of init) {
+        const kb = toBin(k), vb = toBin(v);
+        if (kb !== k || vb !== v) this.wide = true; // converted: non-ASCII text or raw bytes
+        this.insert(lower(kb), vb, 0);
+      }
+    }
   }
   get size(): number { return this.keys.length; }
   byteSize(): number { return this.bytes; }
@@ -86,7 +94,10 @@ export class HeaderMap {
   /** Appends (pseudo-headers after the existing pseudo-headers). `fromModule`: a Wasm write, checked for the upstream. */
   add(key: string, value: string, fromModule = false): void {
     const k = lower(key);
-    const bad = fromModule && (BAD_VALUE.test(value) || nameInvalid(k)) ? 1 : 0;
+    if (!this.wide && (NON_ASCII.test(value) || NON_ASCII.test(k))) this.wide = true;
+    this.insert(k, value, fromModule && (BAD_VALUE.test(value) || nameInvalid(k)) ? 1 : 0);
+  }
+  private insert(k: string, value: string, bad: number): void {
     if (bad === 1 && this.marks === null) this.marks = new Array<number>(this.keys.length).fill(0);
     if (k.charCodeAt(0) === 58 /* ':' */) {
       this.keys.splice(this.pseudo, 0, k);
@@ -113,7 +124,7 @@ export class HeaderMap {
     }
   }
   set(key: string, value: string, fromModule = false): void { this.remove(key); this.add(key, value, fromModule); }
-  clear(): void { this.keys = []; this.values = []; this.pseudo = 0; this.bytes = 0; this.marks = null; }
+  clear(): void { this.keys = []; this.values = []; this.pseudo = 0; this.bytes = 0; this.marks = null; this.wide = false; }
   /** The first module-written entry an upstream codec refuses, as checkValidRequestHeaders reports it, or null. */
   firstInvalid(): { key: string; name: boolean } | null {
     const m = this.marks;
@@ -126,12 +137,15 @@ export class HeaderMap {
   /** The pairs as binary strings (what the map holds). */
   entries(): [string, string][] { return this.keys.map((k, i) => [k, this.values[i]]); }
   /** The pairs as tests read them: UTF-8-decoded text. */
-  textEntries(): [string, string][] { return this.keys.map((k, i) => [toText(k), toText(this.values[i])]); }
+  textEntries(): [string, string][] {
+    if (!this.wide) return this.entries();
+    return this.keys.map((k, i) => [toText(k), toText(this.values[i])]);
+  }
   /** The pairs as raw bytes. */
   byteEntries(): [Buffer, Buffer][] { return this.keys.map((k, i) => [binBytes(k), binBytes(this.values[i])]); }
   clone(): HeaderMap {
     const h = new HeaderMap();
-    h.keys = this.keys.slice(); h.values = this.values.slice(); h.pseudo = this.pseudo; h.bytes = this.bytes;
+    h.keys = this.keys.slice(); h.values = this.values.slice(); h.pseudo = this.pseudo; h.bytes = this.bytes; h.wide = this.wide;
     h.marks = this.marks === null ? null : this.marks.slice();
     return h;
   }

@@ -76,13 +76,23 @@ export interface LocalReplyRecord {
   readonly rawHeaders: RawHeaders;
 }
 
-/** Adds the non-enumerable raw-bytes views (so spreads and deepEqual of the records see only the text fields). */
+// The raw-bytes views: non-enumerable accessors (spreads and deepEqual of the records see only the text fields),
+// one shared descriptor per name reading a snapshot of the map from a WeakMap, the bytes made on first read.
+const rawSources = new WeakMap<object, { h: HeaderMap; t: HeaderMap | null; rh?: RawHeaders; rt?: RawHeaders }>();
+const RAW_HEADERS: PropertyDescriptor = {
+  enumerable: false, configurable: true,
+  get(this: object) { const e = rawSources.get(this)!; return (e.rh ??= e.h.byteEntries()); },
+};
+const RAW_TRAILERS: PropertyDescriptor = {
+  enumerable: false, configurable: true,
+  get(this: object) { const e = rawSources.get(this)!; return e.t === null ? undefined : (e.rt ??= e.t.byteEntries()); },
+};
+/** Adds `rawHeaders` (and `rawTrailers` when `trailers` is given) to a record; the maps are snapshotted because
+ *  filters may still change them (a local reply's headers in the encoders). */
 function withRaw<T extends object>(o: T, headers: HeaderMap, trailers?: HeaderMap | null): T {
-  let h: RawHeaders | undefined, t: RawHeaders | undefined;
-  Object.defineProperty(o, "rawHeaders", { enumerable: false, get: () => (h ??= headers.byteEntries()) });
-  if (trailers !== undefined) {
-    Object.defineProperty(o, "rawTrailers", { enumerable: false, get: () => (trailers ? (t ??= trailers.byteEntries()) : undefined) });
-  }
+  rawSources.set(o, { h: headers.clone(), t: trailers ? trailers.clone() : null });
+  Object.defineProperty(o, "rawHeaders", RAW_HEADERS);
+  if (trailers !== undefined) Object.defineProperty(o, "rawTrailers", RAW_TRAILERS);
   return o;
 }
 export interface StreamResult {
@@ -835,13 +845,13 @@ export class Stream {
     const sender = from ? from.name : fromPlugin ? "unknown" : "envoy.filters.http.router";
     const reply = this.prepareLocalReply(code, body, extra, grpcStatus);
     if (this.responseHeaders === null) {
-      const rec: LocalReplyRecord = withRaw({ status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.textEntries(), details, sender, via: "filter-chain" } as LocalReplyRecord, reply.headers);
+      const rec = withRaw({ status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.textEntries(), details, sender, via: "filter-chain" } as LocalReplyRecord, reply.headers);
       this.localReplies.push(rec);
       this.responseFromLocalReply = rec;
       if (this.callState === DECODING) { this.prepared = reply; return; } // executed after the filter returns
       this.encodeLocalReply(reply);
     } else if (this.client.headers === null) {
-      const rec: LocalReplyRecord = withRaw({ status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.textEntries(), details, sender, via: "direct" } as LocalReplyRecord, reply.headers);
+      const rec = withRaw({ status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.textEntries(), details, sender, via: "direct" } as LocalReplyRecord, reply.headers);
       this.localReplies.push(rec);
       this.responseFromLocalReply = rec;
       // sendDirectLocalReply: straight to the codec, bypassing the encoder filters
