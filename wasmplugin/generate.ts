@@ -27,30 +27,40 @@ const PULL_POLICIES: readonly PullPolicy[] = ["IfNotPresent", "Always"];
  * metadata-exchange, CUSTOM ext_authz, AUTHN plugins, istio_authn, AUTHZ plugins, RBAC, STATS plugins,
  * unspecified-phase plugins, ..., istio.stats, router; inside a phase, higher priority first, and an
  * unset priority sorts as MinInt32 (so explicit priorities make the order independent of creation time).
- * - tracing first (AUTHN, 1000): every later filter, and any local reply they send (an authz denial),
- *   already carries the trace context; a local reply only runs the encoder callbacks of filters that
- *   saw the request, so the response header reaches denials only if tracing sits before authz.
+ * Envoy 1.28 calls the filters' on_log in chain order (each Wasm filter registers its access-log
+ * handler when the chain is built), and a local reply runs only the encoder callbacks of the filters
+ * before the one that sent it. Resulting chain (inbound):
+ *   tracing (AUTHN 3000) < access-log with a filter-state sink (AUTHN 2000) < router (AUTHN 900)
+ *   < authz (AUTHZ 1000) < access-log with the log sink (STATS 1000).
+ * - tracing first (AUTHN, 3000, the highest): every later filter sees the consistent trace context;
+ *   its response header reaches authz denials; and its on_log (which adopts the ids Envoy's tracer
+ *   injected and records a split) runs before access-log's, whatever access-log's sink.
+ * - access-log with the `filter-state` / `both` sinks (AUTHN, 2000): Envoy 1.28 runs the HCM's access
+ *   loggers before the filters' on_log, so the filter also writes its record at its last encoder
+ *   callback; right after tracing, that callback runs after every filter but tracing, and it sees the
+ *   response of local replies sent by the filters after it (docs/access-log.md).
+ *   With the `log` sink (STATS, 1000): it only needs on_log, which Envoy calls for every filter of the
+ *   stream, including those after a filter that sent a local reply.
  * - router (AUTHN, 900): after tracing, before authz, so the guard strips untrusted route headers
- *   before policies and logs look at them; on the outbound side the phase does not matter, Envoy's
- *   router runs last anyway.
+ *   before policies look at them; on the outbound side the phase does not matter, Envoy's router runs
+ *   last anyway.
  * - authz (AUTHZ, 1000): where Istio puts authorization, before Istio's own RBAC filter.
- * - access-log (STATS, 1000) with the `log` sink: it only needs on_log, which Envoy calls for every
- *   filter of the stream, including those after a filter that sent a local reply.
- *   With the `filter-state` / `both` sinks (AUTHN, 2000, first of all): Envoy 1.28 runs the HCM's
- *   access loggers before the filters' on_log, so the filter writes its record at its last encoder
- *   callback; it is first in the chain, so that callback runs after every other filter's, and it also
- *   sees the response of local replies sent by the filters after it (docs/access-log.md).
+ * Direction: tracing, authz and access-log run on inbound (SERVER), where the application receives
+ * the request and the caller's certificate is known; the callee's inbound filter, not the caller's
+ * outbound one, shapes what the next application receives, so tracing on outbound too would only
+ * double the work per hop (override with mode CLIENT_AND_SERVER for calls to workloads without the
+ * filter, CLIENT on gateways). The router's direction comes from its role.
  * Fail strategies: authz fails closed (a broken authorization filter must not let traffic through);
  * the others fail open (a routing, tracing or logging fault must not take the workload down).
  */
 export const FILTER_DEFAULTS: Record<RootId, { phase: Phase; priority: number; failStrategy: FailStrategy; mode: Mode }> = {
-  tracing: { phase: "AUTHN", priority: 1000, failStrategy: "FAIL_OPEN", mode: "SERVER" },
+  tracing: { phase: "AUTHN", priority: 3000, failStrategy: "FAIL_OPEN", mode: "SERVER" },
   router: { phase: "AUTHN", priority: 900, failStrategy: "FAIL_OPEN", mode: "CLIENT" },
   authz: { phase: "AUTHZ", priority: 1000, failStrategy: "FAIL_CLOSE", mode: "SERVER" },
   "access-log": { phase: "STATS", priority: 1000, failStrategy: "FAIL_OPEN", mode: "SERVER" },
 };
 
-/** access-log with a filter-state sink must be first in the chain (see above). */
+/** access-log with a filter-state sink: right after tracing, before every filter that can send a local reply. */
 export const ACCESS_LOG_FILTER_STATE_DEFAULTS = { phase: "AUTHN" as Phase, priority: 2000 };
 
 /** Router's role decides the direction: decisions are taken by the sender, guards sit on inbound. */

@@ -1,10 +1,11 @@
 // The WasmPlugin generator: defaults per filter, URL forms, input validation, and the committed output.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { loadAll } from "js-yaml";
 import {
   buildPlugins, generate, staleFiles, outputDir, readInput, InputError, REPO_ROOT, FILTER_DEFAULTS, type WasmPluginCR,
 } from "../../wasmplugin/generate.ts";
@@ -79,7 +80,8 @@ test("defaults: phase, priority, failStrategy and direction per filter", () => {
   for (const sink of ["filter-state", "both"]) {
     const early = one({ filter: "access-log", pluginConfig: { sink } });
     assert.equal(early.spec.phase, "AUTHN", `sink ${sink}: first in the chain, to write filter state before Envoy's access log`);
-    assert.ok((early.spec.priority as number) > FILTER_DEFAULTS.tracing.priority);
+    assert.ok((early.spec.priority as number) < FILTER_DEFAULTS.tracing.priority, `sink ${sink}: after tracing, whose on_log must run first`);
+    assert.ok((early.spec.priority as number) > FILTER_DEFAULTS.router.priority, `sink ${sink}: before the router`);
   }
 
   const decide = one({ filter: "router", pluginConfig: { role: "decide" } });
@@ -91,7 +93,7 @@ test("defaults: phase, priority, failStrategy and direction per filter", () => {
   for (const p of [tracing, authz, log, decide, guard]) assert.equal(typeof p.spec.priority, "number", "explicit priority");
 });
 
-test("in Istio's chain order tracing runs before the router guard, which runs before authz; access-log last, or first with filter state", () => {
+test("in Istio's chain order tracing is first, then router, then authz; tracing before access-log whatever its sink", () => {
   const chain = (sink: string) => buildPlugins({
     module: MODULE,
     // Deliberately listed in reverse: the order must come from phase and priority, not creation order.
@@ -100,15 +102,70 @@ test("in Istio's chain order tracing runs before the router guard, which runs be
       { filter: "router", pluginConfig: { role: "decide" } },
     ] }],
   }).get("shop")!;
-  const plugins = chain("log");
-  assert.deepEqual(istioChainOrder(plugins, "SERVER"), [
+  const before = (order: string[], a: string, b: string, why: string) =>
+    assert.ok(order.indexOf(a) >= 0 && order.indexOf(a) < order.indexOf(b), `${a} before ${b} (${why}) in ${order.join(" < ")}`);
+  for (const sink of ["log", "filter-state", "both"]) {
+    const order = istioChainOrder(chain(sink), "SERVER");
+    assert.equal(order.length, 4, `sink ${sink}: four plugins inbound`);
+    assert.equal(order[0], "mesh-filters-tracing", `sink ${sink}: tracing first`);
+    before(order, "mesh-filters-tracing", "mesh-filters-router-guard", "every later filter sees the trace context");
+    before(order, "mesh-filters-router-guard", "mesh-filters-authz", "untrusted route headers are gone before policies");
+    before(order, "mesh-filters-tracing", "mesh-filters-authz", "the trace response header reaches denials");
+    before(order, "mesh-filters-tracing", "mesh-filters-access-log", "tracing's on_log runs before access-log's");
+    if (sink !== "log") {
+      // The early filter-state record must see the local replies of every filter that can send one.
+      before(order, "mesh-filters-access-log", "mesh-filters-router-guard", "early record before the guard");
+      before(order, "mesh-filters-access-log", "mesh-filters-authz", "authz denials reach the early record");
+    }
+  }
+  assert.deepEqual(istioChainOrder(chain("log"), "SERVER"), [
     "mesh-filters-tracing", "mesh-filters-router-guard", "mesh-filters-authz", "mesh-filters-access-log",
   ]);
   assert.deepEqual(istioChainOrder(chain("both"), "SERVER"), [
-    "mesh-filters-access-log", "mesh-filters-tracing", "mesh-filters-router-guard", "mesh-filters-authz",
+    "mesh-filters-tracing", "mesh-filters-access-log", "mesh-filters-router-guard", "mesh-filters-authz",
   ]);
-  assert.deepEqual(istioChainOrder(plugins, "CLIENT"), ["mesh-filters-router-decide"]);
-  assert.ok(FILTER_DEFAULTS.tracing.priority > FILTER_DEFAULTS.router.priority);
+  // Outbound: only the deciding router by default (tracing, authz and access-log are inbound filters).
+  assert.deepEqual(istioChainOrder(chain("both"), "CLIENT"), ["mesh-filters-router-decide"]);
+});
+
+test("tracing stays first when run in both directions: the outbound chain is tracing, then the deciding router", () => {
+  const plugins = buildPlugins({
+    module: MODULE,
+    namespaces: [{ name: "edge", filters: [
+      { filter: "router", pluginConfig: { role: "decide" } }, { filter: "tracing", mode: "CLIENT_AND_SERVER" },
+      { filter: "access-log", pluginConfig: { sink: "both" }, mode: "CLIENT_AND_SERVER" },
+    ] }],
+  }).get("edge")!;
+  assert.deepEqual(istioChainOrder(plugins, "CLIENT"), ["mesh-filters-tracing", "mesh-filters-access-log", "mesh-filters-router-decide"]);
+  assert.deepEqual(istioChainOrder(plugins, "SERVER"), ["mesh-filters-tracing", "mesh-filters-access-log"]);
+});
+
+test("the example input chains every namespace in the documented order", () => {
+  for (const [ns, plugins] of buildPlugins(readInput(EXAMPLE))) {
+    const inbound = istioChainOrder(plugins, "SERVER").map((n) => plugins.find((p) => p.metadata.name === n)!.spec.pluginName);
+    assert.equal(inbound[0], "tracing", `${ns}: ${inbound.join(" < ")}`);
+    assert.ok(inbound.indexOf("tracing") < inbound.indexOf("access-log"), `${ns}: ${inbound.join(" < ")}`);
+    assert.ok(inbound.indexOf("access-log") < inbound.indexOf("authz"), `${ns}: access-log (sink both) sees authz denials`);
+  }
+});
+
+test("the shipped example WasmPlugins use the generator's defaults for their filter (one documented order)", () => {
+  const dir = join(REPO_ROOT, "wasmplugin/examples");
+  let checked = 0;
+  for (const name of readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    for (const doc of loadAll(readFileSync(join(dir, name), "utf8")) as WasmPluginCR[]) {
+      if (doc?.kind !== "WasmPlugin") continue;
+      const spec = doc.spec as { pluginName: string; pluginConfig?: Record<string, unknown>; phase: string; priority: number; failStrategy: string; match: unknown };
+      const filter = { filter: spec.pluginName, ...(spec.pluginConfig ? { pluginConfig: spec.pluginConfig } : {}) };
+      const expected = one(filter).spec;
+      assert.equal(spec.phase, expected.phase, `${name}: phase`);
+      assert.equal(spec.priority, expected.priority, `${name}: priority`);
+      assert.equal(spec.failStrategy, expected.failStrategy, `${name}: failStrategy`);
+      assert.deepEqual(spec.match, expected.match, `${name}: match`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 8, `checked ${checked} example WasmPlugins`);
 });
 
 test("overrides: phase, priority, mode, ports, failStrategy, selector, name, pull policy", () => {
