@@ -961,10 +961,11 @@ function httpToGrpc(code: number): number {
     case 502: case 503: case 504: return 14; default: return 2;
   }
 }
-/** Http::Utility::PercentEncoding::encode for grpc-message (reserved: %, and bytes outside 0x20-0x7e). */
+/** Http::Utility::PercentEncoding::encode for grpc-message over the body bytes: `ch < ' ' || ch >= '~'` on a signed
+ *  char, so control bytes, '~', DEL and every byte >= 0x80 are encoded, plus the reserved '%'. */
 function percentEncode(b: Uint8Array): string {
   let out = "";
-  for (const c of b) out += c < 0x20 || c > 0x7e || c === 0x25 ? "%" + c.toString(16).toUpperCase().padStart(2, "0") : String.fromCharCode(c);
+  for (const c of b) out += c < 0x20 || c >= 0x7e || c === 0x25 ? "%" + c.toString(16).toUpperCase().padStart(2, "0") : String.fromCharCode(c);
   return out;
 }
 

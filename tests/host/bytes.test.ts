@@ -95,11 +95,19 @@ describe("bytes a module writes leave unchanged", () => {
     assert.deepEqual(rawValues(r.response!.rawHeaders, "x-up"), [Buffer.from([0xfe])]);
 
     const reply = hex(encodePairs([["x-why", OBS]]));
-    const l = plugin("ns.l", [`request_headers: local_reply_hex 403 ${reply} no`]);
+    const l = plugin("ns.l", [`request_headers: local_reply_hex 403 ${reply} ${hex("no")}`]);
     const r2 = host.chain([l]).run({ request: { headers: GET } });
     assert.equal(r2.outcome, "local-reply");
     assert.deepEqual(rawValues(r2.localReply!.rawHeaders, "x-why"), [Buffer.from(OBS)]);
     assert.deepEqual(rawValues(r2.response!.rawHeaders, "x-why"), [Buffer.from(OBS)]);
+  });
+
+  test("a gRPC local reply's grpc-message percent-encodes the body bytes (controls, '~' and up, '%'), not a UTF-8 decoding", async () => {
+    const { host, plugin } = await probeHost();
+    const body = Buffer.concat([Buffer.from("a~b%c d"), Buffer.from([0x01, 0xff, 0xc3, 0xa9])]);
+    const l = plugin("ns.g", [`request_headers: local_reply_hex 403 ${hex(encodePairs([]))} ${hex(body)}`]);
+    const r = host.chain([l]).run({ request: { headers: [...GET, ["content-type", "application/grpc"]] } });
+    assert.deepEqual(r.response!.headers.filter(([k]) => k === "grpc-message"), [["grpc-message", "a%7Eb%25c d%01%FF%C3%A9"]]);
   });
 
   test("names are lowercased in ASCII only (LowerCaseString): 0xC9 stays 0xC9", async () => {
