@@ -6,6 +6,7 @@
 //   --iterations N    timed requests per case (default 30,000; --quick 4,000)
 //   --profile         also write a V8 CPU profile of the full chain to bench/results/*.cpuprofile
 //   --profile-only    only the profile (no measurements)
+//   --markdown [file] print the figures of bench/results/latest.json (or file) as Markdown, run nothing
 // Runs itself under `node --no-liftoff --expose-gc`: Envoy's V8 compiles Wasm with TurboFan only
 // (proxy-wasm-cpp-host src/v8/v8.cc sets liftoff = false), and --expose-gc lets the harness
 // collect garbage between rounds.
@@ -16,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { runBench, probeFilters, FULL, QUICK, type BenchResult, type BenchOptions } from "./lib/bench.ts";
 import { profilePlugins, chainSpecs } from "./lib/profile.ts";
 import { REPO, RESULTS_DIR, MAIN_MODULE } from "./lib/paths.ts";
-import { formatReport, formatProfile } from "./lib/report.ts";
+import { formatReport, formatProfile, formatMarkdown } from "./lib/report.ts";
 
 const args = process.argv.slice(2);
 
@@ -31,6 +32,12 @@ function flag(name: string): boolean { return args.includes(name); }
 function value(name: string): string | undefined {
   const k = args.indexOf(name);
   return k >= 0 ? args[k + 1] : undefined;
+}
+if (flag("--markdown")) {
+  const k = args.indexOf("--markdown");
+  const file = args[k + 1] && !args[k + 1].startsWith("--") ? args[k + 1] : join(RESULTS_DIR, "latest.json");
+  console.log(formatMarkdown(JSON.parse(readFileSync(file, "utf8")) as BenchResult));
+  process.exit(0);
 }
 const known = new Set(["--quick", "--memory", "--no-memory", "--no-sdk", "--iterations", "--profile", "--profile-only"]);
 for (let k = 0; k < args.length; k++) {

@@ -300,7 +300,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       ],
       notes: [
         ...pristine.log,
-        "the pristine SDK traps in onConfigure on an empty configuration (CHECK_RESULT on the empty buffer), so both variants get \"{}\"",
+        emptyConfigNote(pristine.wasm),
         `the pristine SDK calls proxy_log ${pc.byName.proxy_log ?? 0} times per stream: its debug lines are built and sent even at the host's info level`,
       ],
     };
@@ -361,7 +361,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     date: new Date().toISOString(),
     env: {
       node: process.version, v8: process.versions.v8, platform: `${process.platform} ${process.arch}`,
-      cpus: cpuModel(), execArgv: process.execArgv.filter((a) => a.startsWith("--") && !a.includes("tsx")), timerNs,
+      cpus: cpuModel(), execArgv: process.execArgv.filter((a) => a.startsWith("--") && a !== "--import" && a !== "--require"), timerNs,
       loadAvgStart, loadAvgEnd: loadavg(),
     },
     options, available, missing,
@@ -371,6 +371,15 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   result.verdicts = verdicts(result);
   result.seconds = (performance.now() - t0) / 1000;
   return result;
+}
+
+/** What the pristine SDK does with an empty plugin configuration (observed, not assumed). */
+function emptyConfigNote(wasm: Uint8Array): string {
+  const host = newHost();
+  const p = host.addPlugin({ module: host.loadModuleSync(wasm), name: "bench.empty", rootId: "sdk-trivial", configuration: "" });
+  if (p.status === "ok") return "the pristine SDK configures with an empty configuration";
+  const why = host.logs().find((l) => l.message.startsWith("Function: proxy_on_configure failed"))?.message ?? p.status;
+  return `the pristine SDK cannot take an empty configuration (${p.status}${p.vmFailed ? ", VM failed" : ""}: ${why}), so both variants get "{}"`;
 }
 
 function cpuModel(): string {

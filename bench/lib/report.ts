@@ -18,7 +18,7 @@ export function formatReport(r: BenchResult): string {
   const out: string[] = [];
   out.push(`Node ${r.env.node}, V8 ${r.env.v8}, ${r.env.platform}, ${r.env.cpus}; flags: ${r.env.execArgv.join(" ") || "(none)"}`);
   out.push(`load average at start ${r.env.loadAvgStart.map((x) => x.toFixed(2)).join(" ")}, at end ${r.env.loadAvgEnd.map((x) => x.toFixed(2)).join(" ")} (other processes on the machine show up in p99)`);
-  out.push(`module build/mesh-filters.wasm: ${r.module.rawBytes.toLocaleString("en")} B raw, ${r.module.gzipBytes.toLocaleString("en")} B gzip -9 (${kib(r.module.gzipBytes)}); first compile ${r.module.firstCompileMs.toFixed(0)} ms`);
+  out.push(`module build/mesh-filters.wasm: ${r.module.rawBytes.toLocaleString("en")} B raw, ${r.module.gzipBytes.toLocaleString("en")} B gzip -9 (${kib(r.module.gzipBytes)}); WebAssembly.Module() ${r.module.firstCompileMs.toFixed(0)} ms (V8 may compile function bodies lazily)`);
   out.push(`filters measured: ${r.available.join(", ") || "none"}`);
   for (const m of r.missing) out.push(`MISSING ${m.rootId}: ${m.reason}`);
   out.push(`per case: ≥ ${r.options.warmup.toLocaleString("en")} warm-up requests (until linear memory is stable for 3,000) + ${r.options.iterations.toLocaleString("en")} timed, filter and floor interleaved in ${r.options.rounds} rounds; timer cost ${r.env.timerNs.toFixed(1)} ns per callback removed`);
@@ -84,5 +84,44 @@ export function formatProfile(p: ProfileSummary, repo: string): string {
     p.top.map((t) => [t.selfPct.toFixed(1), t.where, t.fn]),
     ["r", "l", "l"],
   ));
+  return out.join("\n");
+}
+
+/** The same figures as Markdown tables, for docs/benchmark.md (`npm run bench -- --markdown`). */
+export function formatMarkdown(r: BenchResult): string {
+  const out: string[] = [];
+  const md = (head: string[], rows: string[][], right: boolean[]): void => {
+    out.push(`| ${head.join(" | ")} |`);
+    out.push(`|${right.map((x) => (x ? "---:" : "---")).join("|")}|`);
+    for (const row of rows) out.push(`| ${row.join(" | ")} |`);
+  };
+  out.push(`Run of ${r.date.slice(0, 16).replace("T", " ")} UTC: Node ${r.env.node}, V8 ${r.env.v8}, ${r.env.platform}, ${r.env.cpus}, ` +
+    `flags \`${r.env.execArgv.join(" ")}\`; load average ${r.env.loadAvgStart.map((x) => x.toFixed(1)).join("/")} at start, ` +
+    `${r.env.loadAvgEnd.map((x) => x.toFixed(1)).join("/")} at end; ${r.options.iterations.toLocaleString("en")} timed requests per case; ${r.seconds.toFixed(0)} s.`);
+  out.push("");
+  md(["case", "median ns", "p99 ns", "host calls", "mem B/100k", "floor median", "floor p99", "× floor", "excess ns"],
+    r.cases.map((c) => [c.id, n0(c.filter.medianNs), n0(c.filter.p99Ns), String(c.filter.hostCallsPerRequest), mem(c.filter),
+      n0(c.floor.medianNs), n0(c.floor.p99Ns), `**${x2(c.ratio)}**`, n0(c.filter.medianNs - c.floor.medianNs)]),
+    [false, true, true, true, true, true, true, true, true]);
+  if (r.sdk) {
+    out.push("");
+    md(["SDK as shipped (trivial filter)", "median ns", "p99 ns", "host calls", "mem B/100k", "× floor"],
+      [["floor (raw ABI)", n0(r.sdk.floor.medianNs), n0(r.sdk.floor.p99Ns), String(r.sdk.floor.hostCallsPerRequest), mem(r.sdk.floor), "1.00×"],
+        ...r.sdk.results.map((s) => [s.variant === "mended" ? "mended SDK (ours)" : "pristine proxy-runtime 0.1.8", n0(s.measured.medianNs),
+          n0(s.measured.p99Ns), String(s.measured.hostCallsPerRequest), mem(s.measured), `**${x2(s.ratioToFloor)}**`])],
+      [false, true, true, true, true, true]);
+  }
+  out.push("");
+  out.push(`Module: ${r.module.rawBytes.toLocaleString("en")} B raw, ${r.module.gzipBytes.toLocaleString("en")} B gzip -9 (${kib(r.module.gzipBytes)}).`);
+  out.push("");
+  md(["root id", "config", "new VM + configure (ms)", "configure only (ms)"],
+    r.startup.map((s) => [s.rootId, s.config, s.instantiateConfigureMs.toFixed(2), s.configureMs.toFixed(2)]), [false, false, true, true]);
+  if (r.memoryCheck) {
+    out.push("");
+    out.push(`Memory check: ${r.memoryCheck.requests.toLocaleString("en")} requests through ${r.memoryCheck.chain.join(" → ")} after warm-up: linear memory grew **${r.memoryCheck.grownBytes.toLocaleString("en")} B** (${r.memoryCheck.memoryBytes.toLocaleString("en")} B in use), ${r.memoryCheck.seconds.toFixed(0)} s.`);
+  }
+  out.push("");
+  md(["", "target", "measured", "limit"], r.verdicts.map((v) => [v.pass === null ? "—" : v.pass ? "PASS" : "**MISS**", v.target, v.value, v.limit]),
+    [false, false, true, true]);
   return out.join("\n");
 }
