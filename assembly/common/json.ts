@@ -604,12 +604,32 @@ export function jsonQuote(s: string): string {
 
 /** `parent.key` (or `key` at the root). */
 export function fieldPath(parent: string, key: string): string {
-  return parent.length == 0 ? key : parent + "." + key;
+  return parent.length == 0 ? key : join3(parent, ".", key);
 }
 
 /** `parent[i]`. */
 export function indexPath(parent: string, i: i32): string {
-  return parent + "[" + i.toString() + "]";
+  return join3(parent, "[", i.toString()) + "]";
+}
+
+// a + b + c with one allocation instead of two.
+function join3(a: string, b: string, c: string): string {
+  const na = <usize>a.length << 1;
+  const nb = <usize>b.length << 1;
+  const nc = <usize>c.length << 1;
+  const out = changetype<string>(__new(na + nb + nc, idof<string>()));
+  const p = changetype<usize>(out);
+  memory.copy(p, changetype<usize>(a), na);
+  memory.copy(p + na, changetype<usize>(b), nb);
+  memory.copy(p + na + nb, changetype<usize>(c), nc);
+  return out;
+}
+
+// Field paths are only needed in error messages: the getters below check the value first and
+// build `path.key` / `path[i]` only when they report, so a valid configuration of thousands of
+// rules does not leave a path string per field behind as garbage.
+function okString(v: JsonValue, allowEmpty: bool): bool {
+  return v.kind == JsonKind.String && (allowEmpty || v.text.length > 0);
 }
 
 /**
@@ -682,12 +702,14 @@ export class ConfigReader {
       this.missing(obj, path, key, "string");
       return null;
     }
+    if (okString(v, allowEmpty)) return v.text;
     return this.stringValue(v, fieldPath(path, key), allowEmpty);
   }
 
   optString(obj: JsonValue | null, path: string, key: string, def: string, allowEmpty: bool = true): string {
     const v = this.field(obj, key);
     if (v == null) return def;
+    if (okString(v, allowEmpty)) return v.text;
     const s = this.stringValue(v, fieldPath(path, key), allowEmpty);
     return s == null ? def : s;
   }
@@ -709,6 +731,7 @@ export class ConfigReader {
   stringAt(arr: JsonValue, path: string, i: i32, allowEmpty: bool = false): string | null {
     const v = arr.at(i);
     if (v == null) return null;
+    if (okString(v, allowEmpty)) return v.text;
     return this.stringValue(v, indexPath(path, i), allowEmpty);
   }
 
@@ -718,12 +741,14 @@ export class ConfigReader {
       this.missing(obj, path, key, "integer");
       return min;
     }
+    if (v.kind == JsonKind.Number && v.isInteger() && v.intValue() >= min && v.intValue() <= max) return v.intValue();
     return this.intValue(v, fieldPath(path, key), min, max, min);
   }
 
   optInt(obj: JsonValue | null, path: string, key: string, min: i64, max: i64, def: i64): i64 {
     const v = this.field(obj, key);
     if (v == null) return def;
+    if (v.kind == JsonKind.Number && v.isInteger() && v.intValue() >= min && v.intValue() <= max) return v.intValue();
     return this.intValue(v, fieldPath(path, key), min, max, def);
   }
 
@@ -743,12 +768,14 @@ export class ConfigReader {
       this.missing(obj, path, key, "boolean");
       return false;
     }
+    if (v.kind == JsonKind.Bool) return v.bool;
     return this.boolValue(v, fieldPath(path, key), false);
   }
 
   optBool(obj: JsonValue | null, path: string, key: string, def: bool): bool {
     const v = this.field(obj, key);
     if (v == null) return def;
+    if (v.kind == JsonKind.Bool) return v.bool;
     return this.boolValue(v, fieldPath(path, key), def);
   }
 
@@ -764,6 +791,7 @@ export class ConfigReader {
       this.missing(obj, path, key, "array");
       return null;
     }
+    if (v.kind == JsonKind.Array && (allowEmpty || v.items.length > 0)) return v;
     return this.arrayValue(v, fieldPath(path, key), allowEmpty);
   }
 
@@ -771,6 +799,7 @@ export class ConfigReader {
   optArray(obj: JsonValue | null, path: string, key: string, allowEmpty: bool = true): JsonValue | null {
     const v = this.field(obj, key);
     if (v == null) return null;
+    if (v.kind == JsonKind.Array && (allowEmpty || v.items.length > 0)) return v;
     return this.arrayValue(v, fieldPath(path, key), allowEmpty);
   }
 
@@ -792,12 +821,14 @@ export class ConfigReader {
       this.missing(obj, path, key, "object");
       return null;
     }
+    if (v.kind == JsonKind.Object) return v;
     return this.objectValue(v, fieldPath(path, key));
   }
 
   optObject(obj: JsonValue | null, path: string, key: string): JsonValue | null {
     const v = this.field(obj, key);
     if (v == null) return null;
+    if (v.kind == JsonKind.Object) return v;
     return this.objectValue(v, fieldPath(path, key));
   }
 
@@ -813,6 +844,7 @@ export class ConfigReader {
   objectAt(arr: JsonValue, path: string, i: i32): JsonValue | null {
     const v = arr.at(i);
     if (v == null) return null;
+    if (v.kind == JsonKind.Object) return v;
     return this.objectValue(v, indexPath(path, i));
   }
 
@@ -821,10 +853,11 @@ export class ConfigReader {
     const out: string[] = [];
     const arr = required ? this.requireArray(obj, path, key) : this.optArray(obj, path, key);
     if (arr == null) return out;
-    const p = fieldPath(path, key);
-    for (let i = 0; i < arr.items.length; i++) {
-      const s = this.stringAt(arr, p, i);
-      if (s != null) out.push(s);
+    const items = arr.items;
+    for (let i = 0; i < items.length; i++) {
+      const v = items[i];
+      if (okString(v, false)) out.push(v.text);
+      else this.stringValue(v, indexPath(fieldPath(path, key), i), false);
     }
     return out;
   }
