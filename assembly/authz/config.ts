@@ -26,9 +26,8 @@ export class HeaderCondition {
 }
 
 export class Rule {
-  name: string = "";
-  /** UTF-8 of name, written to authz.rule. */
-  nameBytes: ArrayBuffer = new ArrayBuffer(0);
+  /** UTF-8 of the rule name, written to authz.rule. */
+  nameBytes: ArrayBuffer = NO_BYTES;
   action: Action = Action.Deny;
   /** Envoy response-code details for a denial by this rule (access log only, never the body). */
   details: string = "";
@@ -43,7 +42,14 @@ export class Rule {
   ports: StaticArray<i32> | null = null;
   notPorts: StaticArray<i32> | null = null;
   when: StaticArray<HeaderCondition> | null = null;
+
+  /** The rule name (specs and logs; the request path uses nameBytes). */
+  get name(): string {
+    return String.UTF8.decode(this.nameBytes);
+  }
 }
+
+const NO_BYTES = new ArrayBuffer(0);
 
 export class Policy {
   enforce: bool = true;
@@ -243,7 +249,6 @@ class Compiler {
       } else {
         names.set(name, i);
       }
-      rule.name = name;
       rule.nameBytes = String.UTF8.encode(name);
       rule.details = "authz_access_denied_matched_rule[" + name + "]";
     }
@@ -335,7 +340,7 @@ class Compiler {
       r.error(path, jsonQuote(s) + ": '*' is only allowed as the whole value, at the start (suffix match) or at the end (prefix match)");
       return null;
     }
-    if (shape == 3) return new Pattern(PatternKind.Any, new ArrayBuffer(0), s);
+    if (shape == 3) return new Pattern(PatternKind.Any, NO_BYTES);
     const lit = shape == 0 ? s : shape == 1 ? s.substring(0, s.length - 1) : s.substring(1);
     const pk = shape == 0 ? PatternKind.Exact : shape == 1 ? PatternKind.Prefix : PatternKind.Suffix;
     if (kind == FieldKind.Method) {
@@ -366,7 +371,7 @@ class Compiler {
     } else if (kind == FieldKind.HeaderValue) {
       // Any text: header values are compared byte for byte, case-sensitively.
     }
-    return new Pattern(pk, String.UTF8.encode(lit), s);
+    return new Pattern(pk, String.UTF8.encode(lit));
   }
 
   checkNormalized(sample: string, s: string, path: string): bool {
@@ -391,14 +396,14 @@ class Compiler {
       r.error(path, jsonQuote(s) + ": '*' is only allowed as the whole value, at the start (suffix match) or at the end (prefix match)");
       return null;
     }
-    if (shape == 3) return new Pattern(PatternKind.Any, new ArrayBuffer(0), s);
+    if (shape == 3) return new Pattern(PatternKind.Any, NO_BYTES);
     if (shape == 2) {
       const suffix = body.substring(1);
       if (!onlyPrincipalChars(suffix)) {
         r.error(path, jsonQuote(s) + " is not a SPIFFE ID suffix (letters, digits, '.', '-', '_', '/')");
         return null;
       }
-      return new Pattern(PatternKind.Suffix, String.UTF8.encode(suffix), s);
+      return new Pattern(PatternKind.Suffix, String.UTF8.encode(suffix));
     }
     body = this.aliasTrustDomain(body);
     if (shape == 1) {
@@ -408,7 +413,7 @@ class Compiler {
         r.error(path, jsonQuote(s) + " is not a valid SPIFFE ID prefix: " + why);
         return null;
       }
-      return new Pattern(PatternKind.Prefix, String.UTF8.encode("spiffe://" + prefix), s);
+      return new Pattern(PatternKind.Prefix, String.UTF8.encode("spiffe://" + prefix));
     }
     const full = "spiffe://" + body;
     if (!isIstioSpiffeId(full, this.trustDomain)) {
@@ -422,7 +427,7 @@ class Compiler {
       }
       return null;
     }
-    return new Pattern(PatternKind.Exact, String.UTF8.encode(full), s);
+    return new Pattern(PatternKind.Exact, String.UTF8.encode(full));
   }
 
   // Istio rewrites principals written with the default trust domain `cluster.local` to the mesh

@@ -21,20 +21,21 @@ export enum TemplatePart {
   Rest = 2,
 }
 
+const NO_PARTS = new StaticArray<u8>(0);
+const NO_LITERALS = new StaticArray<ArrayBuffer>(0);
+
 export class Pattern {
   kind: PatternKind;
   /** Literal bytes for Exact / Prefix / Suffix; the literal prefix before the first `{` for Template. */
   lit: ArrayBuffer;
-  /** As written in the configuration, for logs. */
-  source: string;
-  // Template parts, parallel arrays (Literal parts use `literals[i]`).
-  partKinds: StaticArray<u8> = new StaticArray<u8>(0);
-  literals: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
+  // Template parts, parallel arrays (Literal parts use `literals[i]`); shared empties otherwise,
+  // since every compiled pattern lives as long as the configuration.
+  partKinds: StaticArray<u8> = NO_PARTS;
+  literals: StaticArray<ArrayBuffer> = NO_LITERALS;
 
-  constructor(kind: PatternKind, lit: ArrayBuffer, source: string) {
+  constructor(kind: PatternKind, lit: ArrayBuffer) {
     this.kind = kind;
     this.lit = lit;
-    this.source = source;
   }
 
   /** Does buf[start, end) match? Callers pass in-range offsets; rangeEquals re-checks anyway. */
@@ -131,7 +132,7 @@ export function compileTemplate(s: string, err: StaticArray<string>): Pattern | 
     kinds.push(<u8>TemplatePart.Literal);
     lits.push(String.UTF8.encode(pending));
   }
-  const pat = new Pattern(PatternKind.Template, String.UTF8.encode(firstLiteral), s);
+  const pat = new Pattern(PatternKind.Template, String.UTF8.encode(firstLiteral));
   const k = new StaticArray<u8>(kinds.length);
   const l = new StaticArray<ArrayBuffer>(kinds.length);
   for (let i = 0; i < kinds.length; i++) {

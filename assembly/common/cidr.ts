@@ -424,13 +424,15 @@ export function cidrContains(c: Cidr, addr: IpAddr): bool {
  * bucketed by prefix length in hash sets keyed by the masked address.
  */
 export class CidrSet {
+  // Maps exist only for the families/lengths in use: a rule's set is usually one IPv4 range,
+  // and empty maps cost several blocks each for as long as the configuration lives.
   private v4Lens: i32[] = [];
-  private v4: Map<i32, Set<u64>> = new Map();
+  private v4: Map<i32, Set<u64>> | null = null;
   private v6Lens: i32[] = [];
   // Key for IPv6: masked hi for prefixes <= 64; for longer prefixes, hi and lo are both kept in
   // v6Long (hi -> list of masked lo) so there are no false positives from folding.
-  private v6Short: Map<i32, Set<u64>> = new Map();
-  private v6Long: Map<i32, Map<u64, u64[]>> = new Map();
+  private v6Short: Map<i32, Set<u64>> | null = null;
+  private v6Long: Map<i32, Map<u64, u64[]>> | null = null;
   private count: i32 = 0;
 
   get size(): i32 {
@@ -440,26 +442,32 @@ export class CidrSet {
   add(c: Cidr): void {
     this.count++;
     if (c.family == 4) {
-      if (!this.v4.has(c.prefix)) {
-        this.v4.set(c.prefix, new Set<u64>());
+      let v4 = this.v4;
+      if (v4 == null) this.v4 = v4 = new Map<i32, Set<u64>>();
+      if (!v4.has(c.prefix)) {
+        v4.set(c.prefix, new Set<u64>());
         this.v4Lens.push(c.prefix);
       }
-      this.v4.get(c.prefix).add(c.lo);
+      v4.get(c.prefix).add(c.lo);
       return;
     }
     if (c.prefix <= 64) {
-      if (!this.v6Short.has(c.prefix)) {
-        this.v6Short.set(c.prefix, new Set<u64>());
+      let short = this.v6Short;
+      if (short == null) this.v6Short = short = new Map<i32, Set<u64>>();
+      if (!short.has(c.prefix)) {
+        short.set(c.prefix, new Set<u64>());
         this.v6Lens.push(c.prefix);
       }
-      this.v6Short.get(c.prefix).add(c.hi);
+      short.get(c.prefix).add(c.hi);
       return;
     }
-    if (!this.v6Long.has(c.prefix)) {
-      this.v6Long.set(c.prefix, new Map<u64, u64[]>());
+    let long = this.v6Long;
+    if (long == null) this.v6Long = long = new Map<i32, Map<u64, u64[]>>();
+    if (!long.has(c.prefix)) {
+      long.set(c.prefix, new Map<u64, u64[]>());
       this.v6Lens.push(c.prefix);
     }
-    const m = this.v6Long.get(c.prefix);
+    const m = long.get(c.prefix);
     if (!m.has(c.hi)) m.set(c.hi, []);
     m.get(c.hi).push(c.lo);
   }
@@ -474,10 +482,12 @@ export class CidrSet {
 
   contains(addr: IpAddr): bool {
     if (addr.family == 4) {
+      const v4 = this.v4;
+      if (v4 == null) return false;
       const lens = this.v4Lens;
       for (let i = 0; i < lens.length; i++) {
         const len = unchecked(lens[i]);
-        if (this.v4.get(len).has(addr.lo & (mask64(len) >> 32))) return true;
+        if (v4.get(len).has(addr.lo & (mask64(len) >> 32))) return true;
       }
       return false;
     }
@@ -485,10 +495,11 @@ export class CidrSet {
     const lens = this.v6Lens;
     for (let i = 0; i < lens.length; i++) {
       const len = unchecked(lens[i]);
+      // Each length in v6Lens was added with its map, so the maps below exist.
       if (len <= 64) {
-        if (this.v6Short.get(len).has(addr.hi & mask64(len))) return true;
+        if (this.v6Short!.get(len).has(addr.hi & mask64(len))) return true;
       } else {
-        const m = this.v6Long.get(len);
+        const m = this.v6Long!.get(len);
         if (m.has(addr.hi)) {
           const los = m.get(addr.hi);
           const lo = addr.lo & mask64(len - 64);

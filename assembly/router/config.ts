@@ -13,6 +13,14 @@ import { FNV64_OFFSET, fnv1aStep } from "../common/hash";
 import { isToken, isRouteName, isRuleName, isHeaderName, lowerAsciiString, MAX_ROUTE_LENGTH } from "./tokens";
 import { CallerPattern, compileCallerPattern } from "./callers";
 
+// Defaults shared by every compiled object that does not use a field: thousands of rules keep
+// their compiled form for the VM's lifetime, so each per-object empty array would stay too.
+const NO_BYTES = new ArrayBuffer(0);
+const NO_METHODS = new StaticArray<ArrayBuffer>(0);
+const NO_WEIGHTS = new StaticArray<u32>(0);
+const NO_ROUTES = new StaticArray<i32>(0);
+const NO_CONDITIONS = new StaticArray<Condition>(0);
+
 export const enum Role {
   Decide = 0,
   Guard = 1,
@@ -41,13 +49,13 @@ export class Condition {
   kind: CondKind = CondKind.Method;
   op: Op = Op.Exact;
   /** Comparison operand (path, header or query value). */
-  value: ArrayBuffer = new ArrayBuffer(0);
+  value: ArrayBuffer = NO_BYTES;
   /** Header slot (RouterConfig.headerNames index) for Header conditions. */
   slot: i32 = -1;
   /** Query parameter name for Query conditions. */
-  name: ArrayBuffer = new ArrayBuffer(0);
+  name: ArrayBuffer = NO_BYTES;
   /** Accepted methods for Method conditions. */
-  methods: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
+  methods: StaticArray<ArrayBuffer> = NO_METHODS;
   /** Client address ranges for Source conditions. */
   cidrs: CidrSet | null = null;
 }
@@ -63,22 +71,26 @@ export class Split {
   /** Header slot holding the key (Header) or the cookie header (Cookie). */
   slot: i32 = -1;
   /** Cookie or query parameter name. */
-  name: ArrayBuffer = new ArrayBuffer(0);
+  name: ArrayBuffer = NO_BYTES;
   /** FNV-1a state after the salt (the FNV offset basis when there is no salt). */
   seed: u64 = FNV64_OFFSET;
-  weights: StaticArray<u32> = new StaticArray<u32>(0);
+  weights: StaticArray<u32> = NO_WEIGHTS;
   /** Route index per target, parallel to weights. */
-  routes: StaticArray<i32> = new StaticArray<i32>(0);
+  routes: StaticArray<i32> = NO_ROUTES;
 }
 
 export class Rule {
-  name: string = "";
-  /** `router.rule` property value. */
-  nameBytes: ArrayBuffer = new ArrayBuffer(0);
-  conditions: StaticArray<Condition> = new StaticArray<Condition>(0);
+  /** `router.rule` property value (UTF-8 of the rule name). */
+  nameBytes: ArrayBuffer = NO_BYTES;
+  conditions: StaticArray<Condition> = NO_CONDITIONS;
   /** Route index for a plain rule; -1 for a split. */
   route: i32 = -1;
   split: Split | null = null;
+
+  /** The rule name (config time and logs; the request path uses nameBytes). */
+  get name(): string {
+    return String.UTF8.decode(this.nameBytes);
+  }
 }
 
 /** Values the filter writes for the rule label of decisions not made by a named rule. */
@@ -319,7 +331,6 @@ class Compiler {
       r.error(fieldPath(path, "name"), jsonQuote(nv.text) + " is not a valid rule name (1-64 letters, digits, '-' or '_', starting with a letter or digit; it becomes a metric name)");
     } else {
       nameOk = true;
-      rule.name = nv.text;
       path = path + "(" + nv.text + ")";
       if (names.has(nv.text)) {
         r.error(fieldPath(path, "name"), "duplicate rule name " + jsonQuote(nv.text) + " (first used by rules[" + names.get(nv.text).toString() + "])");
@@ -330,7 +341,7 @@ class Compiler {
     for (let k = 0; k < v.keys.length; k++) {
       if (!RULE_KEYS.includes(v.keys[k])) r.error(path, "unknown key " + jsonQuote(v.keys[k]));
     }
-    if (nameOk) rule.nameBytes = String.UTF8.encode(rule.name);
+    if (nameOk) rule.nameBytes = String.UTF8.encode(nv!.text);
 
     const m = v.get("match");
     if (m != null && !m.isNull()) rule.conditions = this.compileMatch(m, fieldPath(path, "match"));
