@@ -2,6 +2,7 @@
 // request attributes once, evaluates, records the decision and, when enforcing, denies with a
 // local reply before the request reaches the upstream.
 
+import { collectConfigGarbage } from "../common/gc";
 import {
   RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, GrpcStatusValues,
   HeaderPair, Counter, log, log_enabled, get_property_bytes, set_property_bytes, get_header_map_value,
@@ -53,6 +54,8 @@ export class AuthzRoot extends RootContext {
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
+    // The parse tree and the configuration bytes are garbage from here on.
+    collectConfigGarbage();
     if (res.policy == null) {
       for (let i = 0; i < res.errors.length; i++) log(LogLevelValues.error, ROOT_ID + ": " + res.errors[i]);
       return false;

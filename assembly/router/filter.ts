@@ -2,6 +2,7 @@
 // request header (role "decide"), or strips route values sent by untrusted callers on the
 // inbound side (role "guard"). Behaviour and configuration: docs/router.md.
 
+import { collectConfigGarbage } from "../common/gc";
 import {
   RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, Counter,
   log, log_enabled, get_header_map_value, get_header_map_flat_pairs, replace_header_map_value,
@@ -272,6 +273,8 @@ export class RouterRoot extends RootContext {
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
+    // The parse tree and the configuration bytes are garbage from here on.
+    collectConfigGarbage();
     const cfg = res.config;
     if (cfg == null) {
       for (let i = 0; i < res.errors.length; i++) log(LogLevelValues.error, "router: " + res.errors[i]);
