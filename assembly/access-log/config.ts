@@ -1,6 +1,7 @@
 // Configuration of the access-log filter: parsed and validated once in onConfigure into an
 // immutable AccessLogConfig; the request path only reads it. See docs/access-log.md.
 
+import { isHeaderName, lowerAsciiString } from "../common/tokens";
 import { parseJson, ConfigReader, JsonValue, JsonKind, jsonQuote, fieldPath, indexPath } from "../common/json";
 
 export enum Sink {
@@ -71,37 +72,6 @@ export class ConfigResult {
   errors: string[] = [];
 }
 
-// RFC 9110 token characters; header names are compared lower-cased. A leading ':' admits the
-// HTTP/2 pseudo-headers (:authority, :status ...).
-function isHeaderName(s: string): bool {
-  const n = s.length;
-  if (n == 0) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (i == 0 && c == 0x3a && n > 1) continue;
-    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) ||
-      c == 0x21 || c == 0x23 || c == 0x24 || c == 0x25 || c == 0x26 || c == 0x27 || c == 0x2a ||
-      c == 0x2b || c == 0x2d || c == 0x2e || c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-function lowerAsciiString(s: string): string {
-  let out = "";
-  let changed = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) changed = true;
-  }
-  if (!changed) return s;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
-  }
-  return out;
-}
-
 // A list of header names: validated, lower-cased, duplicates (after lower-casing) rejected.
 function headerNames(r: ConfigReader, root: JsonValue | null, key: string, def: string[] | null): string[] {
   const out: string[] = [];
@@ -117,7 +87,7 @@ function headerNames(r: ConfigReader, root: JsonValue | null, key: string, def: 
     if (s == null) continue;
     const lower = lowerAsciiString(s);
     const path = indexPath(key, i);
-    if (!isHeaderName(lower)) {
+    if (!isHeaderName(lower, true)) {
       r.error(path, jsonQuote(s) + " is not a valid HTTP header name");
       continue;
     }

@@ -1,6 +1,7 @@
 // Configuration: parse, validate (every problem reported with its field path and rule name) and
 // compile into an immutable Policy with candidate indexes. Config time only; allocates freely.
 
+import { isToken } from "../common/tokens";
 import { ConfigReader, JsonValue, JsonKind, parseJson, jsonQuote, fieldPath, indexPath } from "../common/json";
 import { PathNormalizer, PathError } from "../common/path";
 import { Pattern, PatternKind, compileTemplate } from "./pattern";
@@ -120,21 +121,6 @@ export function compileConfig(bytes: ArrayBuffer): CompileResult {
   }
   res.policy = policy;
   return res;
-}
-
-function isTokenChar(c: u32): bool {
-  // RFC 9110 tchar.
-  if ((c - 0x30 < 10) || ((c | 0x20) - 0x61 < 26)) return true;
-  return c == 0x21 || c == 0x23 || c == 0x24 || c == 0x25 || c == 0x26 || c == 0x27 || c == 0x2a ||
-    c == 0x2b || c == 0x2d || c == 0x2e || c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
-}
-
-function isToken(s: string): bool {
-  if (s.length == 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    if (!isTokenChar(<u32>s.charCodeAt(i))) return false;
-  }
-  return true;
 }
 
 function isRuleNameChar(c: u32): bool {
