@@ -1,28 +1,12 @@
 // trustedCallers patterns for the guard role: which peer SPIFFE IDs may send a route value.
-// Istio principal syntax: an exact ID, "*" (any caller with a SPIFFE ID), "prefix*" or
-// "*suffix". Patterns are compiled to bytes once; matching compares the peer's URI SAN bytes.
+// Istio string-pattern syntax over the full URI SAN: an exact ID, "*" (any caller with a
+// SPIFFE ID: common/matchers' non-empty "*", which is what a guard needs since an absent or
+// empty SAN is no identity), "prefix*" or "*suffix". The router adds its own validation (the
+// scheme is required) and matches with common/matchers' StringMatcher on the SAN bytes.
 
-import { startsWith, endsWith, bytesEqual } from "../common/bytes";
+import { StringMatcher, compileIstioPattern } from "../common/matchers";
 
-export const enum PatternKind {
-  Exact = 0,
-  Prefix = 1,
-  Suffix = 2,
-  Any = 3,
-}
-
-export class CallerPattern {
-  constructor(public kind: PatternKind, public value: ArrayBuffer) {}
-
-  matches(id: ArrayBuffer): bool {
-    switch (this.kind) {
-      case PatternKind.Exact: return bytesEqual(id, this.value);
-      case PatternKind.Prefix: return startsWith(id, this.value);
-      case PatternKind.Suffix: return endsWith(id, this.value);
-      default: return id.byteLength > 0;
-    }
-  }
-}
+export type CallerPattern = StringMatcher;
 
 export class CallerPatternResult {
   pattern: CallerPattern | null = null;
@@ -41,7 +25,7 @@ const SPIFFE_SCHEME = "spiffe://";
 export function compileCallerPattern(s: string): CallerPatternResult {
   const r = new CallerPatternResult();
   if (s == "*") {
-    r.pattern = new CallerPattern(PatternKind.Any, new ArrayBuffer(0));
+    r.pattern = compileIstioPattern(s).matcher;
     return r;
   }
   const star = s.indexOf("*");
@@ -61,18 +45,15 @@ export function compileCallerPattern(s: string): CallerPatternResult {
     return r;
   }
   if (star == 0) {
-    r.pattern = new CallerPattern(PatternKind.Suffix, String.UTF8.encode(s.substring(1)));
+    r.pattern = compileIstioPattern(s).matcher;
     return r;
   }
   if (!s.startsWith(SPIFFE_SCHEME) || s.length == SPIFFE_SCHEME.length) {
     r.error = "must start with \"spiffe://<trust domain>/\", e.g. \"spiffe://cluster.local/ns/edge/sa/gateway\"";
     return r;
   }
-  if (star > 0) {
-    r.pattern = new CallerPattern(PatternKind.Prefix, String.UTF8.encode(s.substring(0, star)));
-    return r;
-  }
-  r.pattern = new CallerPattern(PatternKind.Exact, String.UTF8.encode(s));
+  // Validated above, so the Istio pattern compiles (prefix when it ends in '*', else exact).
+  r.pattern = compileIstioPattern(s).matcher;
   return r;
 }
 

@@ -1,5 +1,6 @@
 import { isRouteName, isRuleName, isHeaderName, isToken, lowerAsciiString } from "./tokens";
-import { compileCallerPattern, anyCallerMatches, CallerPattern, PatternKind } from "./callers";
+import { compileCallerPattern, anyCallerMatches, CallerPattern } from "./callers";
+import { MatchKind } from "../common/matchers";
 import { findBaggageValue, setBaggageMember } from "./baggage";
 import { joinHeaderValues } from "./pairs";
 import { sliceToString, NO_SLICE } from "../common/bytes";
@@ -52,7 +53,7 @@ describe("trustedCallers patterns", () => {
     expect(compileCallerPattern("spiffe://cluster.local/ns/edge/sa/*").pattern!.matches(id)).toBe(true);
     expect(compileCallerPattern("spiffe://cluster.local/ns/other/sa/*").pattern!.matches(id)).toBe(false);
     expect(compileCallerPattern("*/sa/gateway").pattern!.matches(id)).toBe(true);
-    expect(compileCallerPattern("*").pattern!.kind).toBe(PatternKind.Any);
+    expect(compileCallerPattern("*").pattern!.kind).toBe(MatchKind.NonEmpty);
     expect(compileCallerPattern("*").pattern!.matches(id)).toBe(true);
     expect(compileCallerPattern("*").pattern!.matches(new ArrayBuffer(0))).toBe(false);
   });
