@@ -2,6 +2,8 @@
 // (paths only) a template with `{*}` / `{**}` segments. Matching reads request bytes in place and
 // never allocates; the literal parts are encoded once at configure time. The index (index.ts)
 // needs to see the kind and literal of each pattern, which is why this is a plain data class.
+// Not common/matchers: its PatternSet hides kinds and literals and answers pattern numbers, while
+// the candidate index files each literal under rule numbers (and `*` here means "present").
 
 import { rangeEquals } from "../common/bytes";
 

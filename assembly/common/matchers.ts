@@ -6,6 +6,9 @@
 // Istio AuthorizationPolicy string patterns (compileIstioPattern / PatternSet.addIstio):
 //   "abc" exact, "abc*" prefix, "*abc" suffix, "*" any NON-EMPTY value (Istio renders "*" as
 //   the regex ".+", so an empty header does not match). A `*` anywhere else is rejected.
+//   Callers: router trustedCallers (an empty URI SAN is no identity, so non-empty is right).
+//   authz keeps its own patterns (authz/pattern.ts), where `*` is "present" as Istio's RBAC
+//   filter renders it for headers and methods (an empty value matches there).
 // Path templates (PatternSet.addTemplate), Istio 1.20 `paths` with Envoy uri_template syntax:
 //   `{*}` is exactly one non-empty segment; `{**}` is the rest of the path, zero or more
 //   segments, only as the last segment. Operators fill whole segments. `/static/{**}` matches

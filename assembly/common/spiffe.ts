@@ -190,6 +190,8 @@ export function parseIstioPrincipal(buf: ArrayBuffer, out: SpiffeId): SpiffeErro
  * "spiffe://" is rejected (principals omit the scheme, so such a policy would never match).
  * Exact principals must be valid SPIFFE IDs minus the scheme (not necessarily Istio-shaped:
  * SPIRE-issued IDs have other paths). Returns "" or the reason.
+ * The authz filter does not use this: it accepts the `spiffe://` form too (its issue requires
+ * both) and checks principals against its configured trust domain (authz/config.ts principal).
  */
 export function validatePrincipalPattern(pattern: string): string {
   const n = pattern.length;
