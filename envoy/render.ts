@@ -106,14 +106,16 @@ export const accessLogConfig: Obj = {
 };
 
 /**
- * The plugins of each listener in the order istiod would chain the generated WasmPlugins:
- * access-log (sink both: AUTHN 2000, first, so its filter-state record is written before Envoy's
- * access log runs and it sees local replies), tracing (AUTHN 1000), router (AUTHN 900), authz (AUTHZ).
+ * The plugins of each listener in the order istiod chains the generated WasmPlugins
+ * (docs/deployment.md): tracing (AUTHN 3000, first, so its response header lands on denials and its
+ * on_log runs before access-log's), access-log (sink both: AUTHN 2000, before router and authz, so its
+ * filter-state record is written before Envoy's access log runs and it sees local replies), router
+ * (AUTHN 900), authz (AUTHZ).
  */
 export function listenerPlugins(listener: "http" | "mtls", tracer: Tracer): { name: string; rootId: string; config: Obj; failOpen: boolean }[] {
   return [
-    { name: "local.mesh-filters-access-log", rootId: "access-log", config: accessLogConfig, failOpen: true },
     { name: "local.mesh-filters-tracing", rootId: "tracing", config: tracingConfig(tracer), failOpen: true },
+    { name: "local.mesh-filters-access-log", rootId: "access-log", config: accessLogConfig, failOpen: true },
     listener === "http"
       ? { name: "local.mesh-filters-router-decide", rootId: "router", config: routerDecideConfig, failOpen: true }
       : { name: "local.mesh-filters-router-guard", rootId: "router", config: routerGuardConfig, failOpen: true },

@@ -20,10 +20,10 @@ for (const { tracer, file } of VARIANTS) {
   const config = load(readFileSync(join(ENVOY_DIR, file), "utf8")) as Obj;
   const hcm = (name: string): Obj => config.static_resources.listeners.find((l: Obj) => l.name === name).filter_chains[0].filters[0].typed_config;
 
-  test(`${file}: each listener runs access-log, tracing, router, authz (the generator's phase order for sink both), then Envoy's router`, () => {
+  test(`${file}: each listener runs tracing, access-log, router, authz (the generator's phase order for sink both), then Envoy's router`, () => {
     for (const listener of ["http", "mtls"]) {
       const filters: Obj[] = hcm(listener).http_filters;
-      assert.deepEqual(filters.map((f) => f.typed_config.config?.root_id ?? f.name), ["access-log", "tracing", "router", "authz", "envoy.filters.http.router"]);
+      assert.deepEqual(filters.map((f) => f.typed_config.config?.root_id ?? f.name), ["tracing", "access-log", "router", "authz", "envoy.filters.http.router"]);
       for (const f of filters.slice(0, 4)) {
         const c = f.typed_config.config;
         assert.equal(f.typed_config["@type"], "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm");
