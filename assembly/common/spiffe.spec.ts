@@ -1,6 +1,6 @@
 import {
   SpiffeId, SpiffeError, spiffeErrorText, parseSpiffeId, parseIstioIdentity, parseIstioPrincipal,
-  parsePrincipal, validatePrincipalPattern, SPIFFE_MAX_BYTES,
+  parsePrincipal, SPIFFE_MAX_BYTES,
 } from "./spiffe";
 import { b, raw, cat } from "./spec-helpers";
 
@@ -95,24 +95,5 @@ describe("Istio identities", () => {
     expect(parseIstioPrincipal(b(""), ID)).toBe(SpiffeError.Empty);
     expect(parsePrincipal(b("td/workload/x"), ID)).toBe(SpiffeError.None);
     expect(ID.path()).toBe("/workload/x");
-  });
-});
-
-describe("validatePrincipalPattern", () => {
-  it("accepts Istio principal patterns", () => {
-    expect(validatePrincipalPattern("*")).toBe("");
-    expect(validatePrincipalPattern("cluster.local/ns/foo/sa/bar")).toBe("");
-    expect(validatePrincipalPattern("cluster.local/ns/foo/*")).toBe("");
-    expect(validatePrincipalPattern("*/ns/foo/sa/bar")).toBe("");
-    expect(validatePrincipalPattern("td/workload/x")).toBe("");
-  });
-  it("explains what is wrong", () => {
-    expect(validatePrincipalPattern("")).toBe("principal must not be empty");
-    expect(validatePrincipalPattern("spiffe://cluster.local/ns/foo/sa/bar")).toBe("principals omit the \"spiffe://\" prefix; write <trust-domain>/ns/<namespace>/sa/<service-account>");
-    expect(validatePrincipalPattern("*/ns/*/sa/bar")).toBe("'*' is only allowed as the whole principal, at its start or at its end");
-    expect(validatePrincipalPattern("*foo*")).toBe("'*' is only allowed as the whole principal, at its start or at its end");
-    expect(validatePrincipalPattern("td/ns/a b/sa/c")).toBe("principal may only contain A-Z, a-z, 0-9, '.', '-', '_' and '/' besides a leading or trailing '*'");
-    expect(validatePrincipalPattern("td/ns/foo/sa/")).toBe("path must not end with '/'");
-    expect(validatePrincipalPattern("TD/ns/foo/sa/bar")).toBe("trust domain may only contain a-z, 0-9, '.', '-' and '_'");
   });
 });

@@ -182,37 +182,3 @@ export function parseIstioPrincipal(buf: ArrayBuffer, out: SpiffeId): SpiffeErro
   if (e != SpiffeError.None) return e;
   return istioShape(out);
 }
-
-/**
- * Validates an AuthorizationPolicy `principals` / `notPrincipals` entry (config time). Accepts
- * Istio string patterns: "*", "<td>/ns/<ns>/sa/<sa>", a prefix ("cluster.local/ns/foo/*") or a
- * suffix ("*\/ns/foo/sa/bar"). The literal part must use SPIFFE characters; a leading
- * "spiffe://" is rejected (principals omit the scheme, so such a policy would never match).
- * Exact principals must be valid SPIFFE IDs minus the scheme (not necessarily Istio-shaped:
- * SPIRE-issued IDs have other paths). Returns "" or the reason.
- * The authz filter does not use this: it accepts the `spiffe://` form too (its issue requires
- * both) and checks principals against its configured trust domain (authz/config.ts principal).
- */
-export function validatePrincipalPattern(pattern: string): string {
-  const n = pattern.length;
-  if (n == 0) return "principal must not be empty";
-  if (pattern == "*") return "";
-  if (pattern.startsWith("spiffe://")) return "principals omit the \"spiffe://\" prefix; write <trust-domain>/ns/<namespace>/sa/<service-account>";
-  const prefix = pattern.charCodeAt(n - 1) == 0x2a;
-  const suffix = pattern.charCodeAt(0) == 0x2a;
-  let literal = pattern;
-  if (prefix && suffix) return "'*' is only allowed as the whole principal, at its start or at its end";
-  if (prefix) literal = pattern.substring(0, n - 1);
-  else if (suffix) literal = pattern.substring(1);
-  if (literal.includes("*")) return "'*' is only allowed as the whole principal, at its start or at its end";
-  for (let i = 0; i < literal.length; i++) {
-    const c = <u32>literal.charCodeAt(i);
-    if (!isPathChar(c) && c != 0x2f) return "principal may only contain A-Z, a-z, 0-9, '.', '-', '_' and '/' besides a leading or trailing '*'";
-  }
-  if (!prefix && !suffix) {
-    const id = new SpiffeId();
-    const e = parsePrincipal(String.UTF8.encode(literal), id);
-    if (e != SpiffeError.None) return spiffeErrorText(e);
-  }
-  return "";
-}
