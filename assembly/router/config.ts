@@ -8,10 +8,11 @@
 // known, e.g. `rules[2](canary).split.targets[0].weight`.
 
 import { parseJson, JsonValue, JsonKind, ConfigReader, jsonQuote, fieldPath, indexPath } from "../common/json";
-import { CidrSet, parseCidr } from "../common/cidr";
+import { Cidr, CidrSet, parseCidr } from "../common/cidr";
 import { FNV64_OFFSET, fnv1aStep } from "../common/hash";
 import { isToken, isRouteName, isRuleName, isHeaderName, lowerAsciiString, MAX_ROUTE_LENGTH } from "./tokens";
 import { CallerPattern, compileCallerPattern } from "./callers";
+import { RuleIndex, buildRuleIndex } from "./rule-index";
 
 // Defaults shared by every compiled object that does not use a field: thousands of rules keep
 // their compiled form for the VM's lifetime, so each per-object empty array would stay too.
@@ -50,7 +51,11 @@ export class Condition {
   op: Op = Op.Exact;
   /** Comparison operand (path, header or query value). */
   value: ArrayBuffer = NO_BYTES;
-  /** Header slot (RouterConfig.headerNames index) for Header conditions. */
+  /**
+   * Header slot (RouterConfig.headerNames) for Header conditions, query slot
+   * (RouterConfig.queryNames) for Query conditions; for Source, the CIDR list number while
+   * compiling (the index is built from the parsed CIDRs).
+   */
   slot: i32 = -1;
   /** Query parameter name for Query conditions. */
   name: ArrayBuffer = NO_BYTES;
@@ -72,6 +77,8 @@ export class Split {
   slot: i32 = -1;
   /** Cookie or query parameter name. */
   name: ArrayBuffer = NO_BYTES;
+  /** Query slot (RouterConfig.queryNames) for Query. */
+  query: i32 = -1;
   /** FNV-1a state after the salt (the FNV offset basis when there is no salt). */
   seed: u64 = FNV64_OFFSET;
   weights: StaticArray<u32> = NO_WEIGHTS;
@@ -125,6 +132,10 @@ export class RouterConfig {
    * host lazily and at most once per request.
    */
   headerNames: string[] = [];
+  /** Query parameters the request path may read (conditions and splits), each found at most once per request. */
+  queryNames: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
+  /** Candidate index over rules (rule-index.ts): a request evaluates only rules that can match. */
+  index: RuleIndex = new RuleIndex();
   /** Slot of x-forwarded-for when xffNumTrustedHops > 0, else -1. */
   xffSlot: i32 = -1;
   xffNumTrustedHops: i32 = 0;
@@ -193,6 +204,9 @@ class Compiler {
   r: ConfigReader = new ConfigReader();
   cfg: RouterConfig = new RouterConfig();
   routeIndex: Map<string, i32> = new Map();
+  queryNames: string[] = [];
+  /** Parsed CIDRs per Source condition (Condition.slot), for the index. */
+  cidrLists: Array<Cidr[]> = [];
 
   compile(root: JsonValue): RouterConfig {
     const r = this.r;
@@ -263,6 +277,11 @@ class Compiler {
       }
     }
     cfg.rules = StaticArray.fromArray(compiled);
+    const qn = new StaticArray<ArrayBuffer>(this.queryNames.length);
+    for (let i = 0; i < qn.length; i++) qn[i] = String.UTF8.encode(this.queryNames[i]);
+    cfg.queryNames = qn;
+    if (r.ok) cfg.index = buildRuleIndex(cfg.rules, this.cidrLists);
+    this.cidrLists = [];
 
     const def = root.get("defaultRoute");
     if (def != null && !def.isNull()) cfg.defaultRoute = this.routeValue(def, "defaultRoute");
@@ -307,6 +326,13 @@ class Compiler {
     this.cfg.routes.push(s);
     this.routeIndex.set(s, idx);
     return idx;
+  }
+
+  querySlot(name: string): i32 {
+    const names = this.queryNames;
+    for (let i = 0; i < names.length; i++) if (names[i] == name) return i;
+    names.push(name);
+    return names.length - 1;
   }
 
   headerSlot(name: string): i32 {
@@ -419,6 +445,7 @@ class Compiler {
         const c = new Condition();
         c.kind = CondKind.Query;
         c.name = String.UTF8.encode(name);
+        c.slot = this.querySlot(name);
         if (this.stringMatcher(query.values[i], np, VALUE_OPS, c)) out.push(c);
       }
     }
@@ -426,16 +453,22 @@ class Compiler {
     if (cidrs != null) {
       const cp = fieldPath(path, "sourceCidrs");
       const set = new CidrSet();
+      const list: Cidr[] = [];
       for (let i = 0; i < cidrs.items.length; i++) {
         const s = r.stringAt(cidrs, cp, i);
         if (s == null) continue;
         const pr = parseCidr(s);
         if (pr.cidr == null) r.error(indexPath(cp, i), jsonQuote(s) + " is not a valid CIDR (" + pr.error + ")");
-        else set.add(pr.cidr!);
+        else {
+          set.add(pr.cidr!);
+          list.push(pr.cidr!);
+        }
       }
       const c = new Condition();
       c.kind = CondKind.Source;
       c.cidrs = set;
+      c.slot = this.cidrLists.length;
+      this.cidrLists.push(list);
       out.push(c);
       this.cfg.usesSource = true;
     }
@@ -496,6 +529,7 @@ class Compiler {
         sp.source = HashSource.Query;
         sp.slot = SLOT_PATH;
         sp.name = String.UTF8.encode(name);
+        sp.query = this.querySlot(name);
       } else {
         r.error(hp, jsonQuote(hashOn) + " must be \"header:<name>\", \"cookie:<name>\" or \"query:<name>\"");
       }

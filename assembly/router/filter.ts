@@ -8,16 +8,10 @@ import {
   log, log_enabled, get_header_map_value, get_header_map_flat_pairs, replace_header_map_value,
   remove_header_map_value, get_property_bytes, set_property_bytes,
 } from "@solo-io/proxy-runtime";
-import {
-  bytesEqual, startsWith, endsWith, contains, indexOfByte, rangeEquals, indexOf, findCookie,
-  findQueryParam, sliceStart, sliceEnd, NO_SLICE,
-} from "../common/bytes";
-import { fmix64, fnv1aStep, pickWeighted } from "../common/hash";
+import { bytesEqual, indexOfByte, rangeEquals, findQueryParam, sliceStart, sliceEnd, NO_SLICE } from "../common/bytes";
 import { IpAddr, parseSocketAddress, xffClientAddress } from "../common/cidr";
-import {
-  RouterConfig, Condition, Split, CondKind, Op, HashSource, Role, compileConfig,
-  SLOT_ROUTE, SLOT_PATH, SLOT_METHOD, LABEL_DEFAULT, LABEL_INCOMING,
-} from "./config";
+import { RouterConfig, Role, compileConfig, SLOT_ROUTE, SLOT_PATH, LABEL_DEFAULT, LABEL_INCOMING } from "./config";
+import { RequestValues, Evaluator } from "./evaluate";
 import { anyCallerMatches } from "./callers";
 import { findBaggageValue, setBaggageMember } from "./baggage";
 import { joinHeaderValues } from "./pairs";
@@ -95,28 +89,41 @@ function bump(c: Counter | null): void {
 }
 
 /**
- * The request as the rules see it: headers fetched lazily, each at most once per request, and
- * the client address parsed at most once. One instance per root context, reset per request by
- * bumping a generation number (no per-request clearing loop, whatever the number of slots).
+ * The request as the rules see it: headers fetched lazily, each at most once per request, query
+ * parameters found at most once, and the client address parsed at most once. One instance per
+ * root context, reset per request by bumping a generation number (no per-request clearing
+ * loop, whatever the number of slots).
  */
-class RequestView {
+class RequestView extends RequestValues {
   keys: StaticArray<ArrayBuffer>;
   values: StaticArray<ArrayBuffer | null>;
   loaded: StaticArray<u32>;
+  queryNames: StaticArray<ArrayBuffer>;
+  queries: StaticArray<i64>;
+  queryLoaded: StaticArray<u32>;
+  xffSlot: i32 = -1;
+  xffHops: i32 = 0;
   gen: u32 = 0;
   pathEndGen: u32 = 0;
-  pathEnd: i32 = 0;
+  pathEndAt: i32 = 0;
   addrGen: u32 = 0;
   addrOk: bool = false;
   addr: IpAddr = new IpAddr();
 
-  constructor(names: string[]) {
+  constructor(cfg: RouterConfig) {
+    super();
+    const names = cfg.headerNames;
     const n = names.length;
     const keys = new StaticArray<ArrayBuffer>(n);
     for (let i = 0; i < n; i++) keys[i] = String.UTF8.encode(names[i]);
     this.keys = keys;
     this.values = new StaticArray<ArrayBuffer | null>(n);
     this.loaded = new StaticArray<u32>(n);
+    this.queryNames = cfg.queryNames;
+    this.queries = new StaticArray<i64>(cfg.queryNames.length);
+    this.queryLoaded = new StaticArray<u32>(cfg.queryNames.length);
+    this.xffSlot = cfg.xffSlot;
+    this.xffHops = cfg.xffNumTrustedHops;
   }
 
   begin(): void {
@@ -124,6 +131,9 @@ class RequestView {
     if (this.gen == 0) {
       // Wrapped after 2^32 requests: clear so a stale slot cannot look current.
       for (let i = 0; i < this.loaded.length; i++) unchecked((this.loaded[i] = 0));
+      for (let i = 0; i < this.queryLoaded.length; i++) unchecked((this.queryLoaded[i] = 0));
+      this.pathEndGen = 0;
+      this.addrGen = 0;
       this.gen = 1;
     }
   }
@@ -144,112 +154,59 @@ class RequestView {
     unchecked((this.loaded[slot] = this.gen));
   }
 
+  /** Query parameter by slot in :path (first occurrence, raw), as a packed slice, or NO_SLICE. */
+  query(slot: i32): i64 {
+    if (slot < 0 || slot >= this.queries.length) return NO_SLICE;
+    if (unchecked(this.queryLoaded[slot]) != this.gen) {
+      const p = this.header(SLOT_PATH);
+      unchecked((this.queries[slot] = p == null ? NO_SLICE : findQueryParam(p, unchecked(this.queryNames[slot]))));
+      unchecked((this.queryLoaded[slot] = this.gen));
+    }
+    return unchecked(this.queries[slot]);
+  }
+
   /** :path without its query string and fragment: [0, pathEnd()). */
-  pathEndOf(path: ArrayBuffer): i32 {
+  pathEnd(path: ArrayBuffer): i32 {
     if (this.pathEndGen != this.gen) {
       let e = indexOfByte(path, 0x3f);
       const hash = indexOfByte(path, 0x23);
       if (e < 0 || (hash >= 0 && hash < e)) e = hash;
-      this.pathEnd = e < 0 ? path.byteLength : e;
+      this.pathEndAt = e < 0 ? path.byteLength : e;
       this.pathEndGen = this.gen;
     }
-    return this.pathEnd;
+    return this.pathEndAt;
   }
 
   /**
    * The client address: from x-forwarded-for when xffNumTrustedHops > 0 and the header has
    * enough entries, else Envoy's source.address. False when neither parses.
    */
-  client(cfg: RouterConfig): bool {
-    if (this.addrGen == this.gen) return this.addrOk;
-    this.addrGen = this.gen;
-    let ok = false;
-    if (cfg.xffSlot >= 0) {
-      const xff = this.header(cfg.xffSlot);
-      if (xff != null) ok = xffClientAddress(xff, cfg.xffNumTrustedHops, this.addr);
-    }
-    if (!ok) {
-      const src = get_property_bytes(PROP_SOURCE_ADDRESS);
-      ok = src != null && parseSocketAddress(src, this.addr);
-    }
-    this.addrOk = ok;
-    return ok;
-  }
-}
-
-function matchString(op: Op, v: ArrayBuffer, s: i32, e: i32, want: ArrayBuffer): bool {
-  const n = want.byteLength;
-  switch (op) {
-    case Op.Exact: return rangeEquals(v, s, e, want);
-    case Op.Prefix: return e - s >= n && rangeEquals(v, s, s + n, want);
-    case Op.Suffix: return e - s >= n && rangeEquals(v, e - n, e, want);
-    case Op.Contains: return indexOf(v, want, s, e) >= 0;
-  }
-  return false;
-}
-
-function conditionHolds(c: Condition, view: RequestView, cfg: RouterConfig): bool {
-  switch (c.kind) {
-    case CondKind.Method: {
-      const m = view.header(SLOT_METHOD);
-      if (m == null) return false;
-      const list = c.methods;
-      for (let i = 0; i < list.length; i++) if (bytesEqual(m, unchecked(list[i]))) return true;
-      return false;
-    }
-    case CondKind.Path: {
-      const p = view.header(SLOT_PATH);
-      if (p == null) return false;
-      return matchString(c.op, p, 0, view.pathEndOf(p), c.value);
-    }
-    case CondKind.Header: {
-      const h = view.header(c.slot);
-      if (c.op == Op.Present) return h != null;
-      if (c.op == Op.Absent) return h == null;
-      if (h == null) return false;
-      switch (c.op) {
-        case Op.Exact: return bytesEqual(h, c.value);
-        case Op.Prefix: return startsWith(h, c.value);
-        case Op.Suffix: return endsWith(h, c.value);
-        default: return contains(h, c.value);
+  client(): IpAddr | null {
+    if (this.addrGen != this.gen) {
+      this.addrGen = this.gen;
+      let ok = false;
+      if (this.xffSlot >= 0) {
+        const xff = this.header(this.xffSlot);
+        if (xff != null) ok = xffClientAddress(xff, this.xffHops, this.addr);
       }
+      if (!ok) {
+        const src = get_property_bytes(PROP_SOURCE_ADDRESS);
+        ok = src != null && parseSocketAddress(src, this.addr);
+      }
+      this.addrOk = ok;
     }
-    case CondKind.Query: {
-      const p = view.header(SLOT_PATH);
-      const q = p == null ? NO_SLICE : findQueryParam(p, c.name);
-      if (c.op == Op.Present) return q >= 0;
-      if (c.op == Op.Absent) return q < 0;
-      if (q < 0) return false;
-      return matchString(c.op, p!, sliceStart(q), sliceEnd(q), c.value);
-    }
-    case CondKind.Source: {
-      const set = c.cidrs;
-      return set != null && view.client(cfg) && set.contains(view.addr);
-    }
+    return this.addrOk ? this.addr : null;
   }
-  return false;
 }
 
-/** Route index picked by a split, or -1 when its key is absent or empty. */
-function splitRoute(sp: Split, view: RequestView): i32 {
-  const v = view.header(sp.slot);
-  if (v == null) return -1;
-  let s = 0;
-  let e = v.byteLength;
-  if (sp.source != HashSource.Header) {
-    const sl = sp.source == HashSource.Cookie ? findCookie(v, sp.name) : findQueryParam(v, sp.name);
-    if (sl < 0) return -1;
-    s = sliceStart(sl);
-    e = sliceEnd(sl);
+/** The evaluator with the filter's key_absent counters. */
+class CountingEvaluator extends Evaluator {
+  keyAbsentCounters: StaticArray<Counter | null> = new StaticArray<Counter | null>(0);
+
+  keyAbsent(rule: i32): void {
+    const m = this.keyAbsentCounters;
+    if (rule >= 0 && rule < m.length) bump(unchecked(m[rule]));
   }
-  if (e <= s) return -1;
-  // The documented split hash: fmix64(FNV-1a 64 over salt + 0x00 + key), see common/hash.ts.
-  let h = sp.seed;
-  const p = changetype<usize>(v);
-  for (let i = s; i < e; i++) h = fnv1aStep(h, <u32>load<u8>(p + <usize>i));
-  const t = pickWeighted(fmix64(h), sp.weights);
-  if (t < 0 || t >= sp.routes.length) return -1;
-  return unchecked(sp.routes[t]);
 }
 
 /** Printable excerpt of a hostile value for a log line (only built when the line is logged). */
@@ -266,7 +223,8 @@ function excerpt(buf: ArrayBuffer, s: i32, e: i32): string {
 export class RouterRoot extends RootContext {
   cfg: RouterConfig | null = null;
   metrics: Metrics = new Metrics();
-  view: RequestView = new RequestView([]);
+  view: RequestView = new RequestView(new RouterConfig());
+  evaluator: CountingEvaluator = new CountingEvaluator(new RouterConfig());
   routeHeaderKey: ArrayBuffer = EMPTY;
   baggageKey: ArrayBuffer = EMPTY;
   unknownSeen: u64 = 0;
@@ -282,7 +240,10 @@ export class RouterRoot extends RootContext {
       return false;
     }
     this.metrics = Metrics.define(cfg);
-    this.view = new RequestView(cfg.headerNames);
+    this.view = new RequestView(cfg);
+    const ev = new CountingEvaluator(cfg);
+    ev.keyAbsentCounters = this.metrics.keyAbsent;
+    this.evaluator = ev;
     this.routeHeaderKey = String.UTF8.encode(cfg.routeHeader);
     this.baggageKey = String.UTF8.encode(cfg.baggageKey);
     this.cfg = cfg;
@@ -351,32 +312,10 @@ export class RouterRoot extends RootContext {
     if (route < 0) {
       // Rules see the request as if no route value had been sent.
       view.forget(SLOT_ROUTE);
-      const rules = cfg.rules;
-      for (let i = 0; i < rules.length; i++) {
-        const rule = unchecked(rules[i]);
-        const conds = rule.conditions;
-        let ok = true;
-        for (let k = 0; k < conds.length; k++) {
-          if (!conditionHolds(unchecked(conds[k]), view, cfg)) {
-            ok = false;
-            break;
-          }
-        }
-        if (!ok) continue;
-        const sp = rule.split;
-        if (sp == null) {
-          route = rule.route;
-        } else {
-          route = splitRoute(sp, view);
-          if (route < 0) {
-            // No key, no sticky choice: fall through to the next rule (docs/router.md).
-            const m = this.metrics.keyAbsent;
-            if (i < m.length) bump(unchecked(m[i]));
-            continue;
-          }
-        }
-        label = i;
-        break;
+      const ev = this.evaluator;
+      if (ev.run(view)) {
+        route = ev.route;
+        label = ev.rule;
       }
       if (route < 0 && cfg.defaultRoute >= 0) {
         route = cfg.defaultRoute;
