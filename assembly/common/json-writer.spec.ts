@@ -111,6 +111,38 @@ describe("JsonWriter string escaping", () => {
   });
 });
 
+describe("JsonWriter runs", () => {
+  it("escapes a byte needing attention at every offset of a long plain run", () => {
+    // The scanner reads 8 bytes at a time: each special byte at each position of a word.
+    const specials: u8[] = [0x22, 0x5c, 0x00, 0x1f, 0x7f, 0x80, 0xc3];
+    for (let s = 0; s < specials.length; s++) {
+      for (let at = 0; at < 24; at++) {
+        const buf = new ArrayBuffer(24);
+        memory.fill(changetype<usize>(buf), 0x61, 24);
+        store<u8>(changetype<usize>(buf) + <usize>at, specials[s]);
+        const out = strBytes(buf);
+        const c = <u32>specials[s];
+        const esc = c == 0x22 ? "\\\"" : c == 0x5c ? "\\\\" : c == 0x00 ? "\\u0000" : c == 0x1f ? "\\u001f" : c == 0x7f ? "\\u007f" : "\uFFFD";
+        expect(out).toBe("\"" + "a".repeat(at) + esc + "a".repeat(23 - at) + "\"");
+      }
+    }
+  });
+  it("copies long valid UTF-8 stretches and repairs an ill-formed byte inside them", () => {
+    expect(strBytes(b("ab" + "é".repeat(20) + "€cd"))).toBe("\"ab" + "é".repeat(20) + "€cd\"");
+    expect(strBytes(cat(cat(b("éé"), raw([0xe2, 0x82])), b("éé")))).toBe("\"éé\uFFFDéé\"");
+  });
+  it("writes pre-encoded keys and values verbatim, with commas", () => {
+    const k = JsonWriter.encodeKey("a\"b");
+    expect(String.UTF8.decode(k)).toBe("\"a\\\"b\":");
+    const v = JsonWriter.encodeString("x\ny", 0);
+    expect(String.UTF8.decode(v)).toBe("\"x\\ny\"");
+    expect(String.UTF8.decode(JsonWriter.encodeString("abcdef", 5))).toBe("\"abcde…[truncated]\"");
+    const w = new JsonWriter(16);
+    w.beginObject().keyRaw(k).raw(v).keyRaw(JsonWriter.encodeKey("n")).int(1).key("o").raw(b("{}")).endObject();
+    expect(w.toString()).toBe("{\"a\\\"b\":\"x\\ny\",\"n\":1,\"o\":{}}");
+  });
+});
+
 describe("JsonWriter truncation cap", () => {
   it("documents the marker and its byte length", () => {
     expect(TRUNCATION_MARKER).toBe("…[truncated]");

@@ -16,6 +16,13 @@
 // caller that nests deeper gets a syntactically valid document still, except that comma
 // placement beyond that depth is shared with the deepest tracked level (writer misuse, not input).
 
+// Speed: strings are written run by run, not byte by byte. A scan (8 bytes at a time) finds the
+// next byte that needs attention (quote, backslash, control, DEL, >= 0x80); the run before it is
+// copied with one memory.copy; UTF-8 is validated only over non-ASCII stretches, whose valid
+// sequences are again copied in one go. A capped value reserves its worst case once, so the loops
+// do no growth work. Constant keys and values can be encoded once (encodeKey / encodeString) and
+// written with keyRaw / raw.
+
 import { utf8SequenceAt } from "./bytes";
 
 /** Appended to a string cut at its cap: U+2026 HORIZONTAL ELLIPSIS then "[truncated]". */
@@ -29,6 +36,9 @@ const HEX = "0123456789abcdef";
 
 export class JsonWriter {
   private buf: ArrayBuffer;
+  // Cached changetype<usize>(buf) and buf.byteLength: the hot paths read them per run.
+  private ptr: usize;
+  private capacity: i32;
   private len: i32 = 0;
   // Per-level "a value was already written here" flags, for comma insertion.
   private hasItem: StaticArray<u8> = new StaticArray<u8>(MAX_WRITER_DEPTH + 1);
@@ -38,7 +48,25 @@ export class JsonWriter {
   overflowed: bool = false;
 
   constructor(initialCapacity: i32 = 1024) {
-    this.buf = new ArrayBuffer(initialCapacity < 16 ? 16 : initialCapacity);
+    const b = new ArrayBuffer(initialCapacity < 16 ? 16 : initialCapacity);
+    this.buf = b;
+    this.ptr = changetype<usize>(b);
+    this.capacity = b.byteLength;
+  }
+
+  /** `"name":` with name escaped as a JSON string: write it with keyRaw (configure time). */
+  static encodeKey(name: string): ArrayBuffer {
+    const w = new JsonWriter(name.length + 8);
+    w.writeStringUtf16(name, 0);
+    w.byte(0x3a);
+    return w.toArrayBuffer();
+  }
+
+  /** `"value"` escaped (and capped) as a JSON string: write it with raw (configure time). */
+  static encodeString(value: string, cap: i32 = 0): ArrayBuffer {
+    const w = new JsonWriter(value.length + 8);
+    w.writeStringUtf16(value, cap);
+    return w.toArrayBuffer();
   }
 
   /** Rewinds for the next document, keeping the allocated buffer. */
@@ -57,7 +85,7 @@ export class JsonWriter {
 
   /** Address of the output bytes (valid until the next write); pair with `length` for the host. */
   get dataPtr(): usize {
-    return changetype<usize>(this.buf);
+    return this.ptr;
   }
 
   /** Copy of the document bytes. */
@@ -67,7 +95,7 @@ export class JsonWriter {
 
   /** The document as an AS string (specs, diagnostics). */
   toString(): string {
-    return String.UTF8.decodeUnsafe(changetype<usize>(this.buf), <usize>this.len);
+    return String.UTF8.decodeUnsafe(this.ptr, <usize>this.len);
   }
 
   // --- structure -------------------------------------------------------------------------
@@ -116,7 +144,25 @@ export class JsonWriter {
     return this;
   }
 
+  /** Object key pre-encoded by encodeKey (`"name":`), copied verbatim. */
+  keyRaw(encoded: ArrayBuffer): JsonWriter {
+    this.beforeValue();
+    this.copy(changetype<usize>(encoded), encoded.byteLength);
+    this.afterKey = true;
+    return this;
+  }
+
   // --- values ------------------------------------------------------------------------------
+
+  /**
+   * A value that is already valid JSON (from encodeString, or a document another JsonWriter
+   * produced), copied verbatim. The caller guarantees its validity.
+   */
+  raw(json: ArrayBuffer): JsonWriter {
+    this.beforeValue();
+    this.copy(changetype<usize>(json), json.byteLength);
+    return this;
+  }
 
   string(s: string, cap: i32 = 0): JsonWriter {
     this.beforeValue();
@@ -157,7 +203,7 @@ export class JsonWriter {
   number(v: f64): JsonWriter {
     this.beforeValue();
     if (!isFinite(v)) {
-      this.ascii("null");
+      this.writeNull();
     } else if (v == Math.trunc(v) && Math.abs(v) < 9007199254740992.0) {
       this.writeI64(<i64>v);
     } else {
@@ -168,13 +214,23 @@ export class JsonWriter {
 
   bool(v: bool): JsonWriter {
     this.beforeValue();
-    this.ascii(v ? "true" : "false");
+    if (v) {
+      if (this.room(4)) {
+        store<u32>(this.ptr + <usize>this.len, 0x65757274); // "true"
+        this.len += 4;
+      }
+    } else if (this.room(5)) {
+      const p = this.ptr + <usize>this.len;
+      store<u32>(p, 0x736c6166); // "fals"
+      store<u8>(p + 4, 0x65); // "e"
+      this.len += 5;
+    }
     return this;
   }
 
   null(): JsonWriter {
     this.beforeValue();
-    this.ascii("null");
+    this.writeNull();
     return this;
   }
 
@@ -206,68 +262,103 @@ export class JsonWriter {
 
   // --- internals ---------------------------------------------------------------------------
 
-  private push(): void {
+  @inline private push(): void {
     if (this.depth < MAX_WRITER_DEPTH) this.depth++;
     unchecked((this.hasItem[this.depth] = 0));
   }
 
-  private pop(): void {
+  @inline private pop(): void {
     this.afterKey = false;
     if (this.depth > 0) this.depth--;
   }
 
-  private beforeValue(): void {
+  @inline private beforeValue(): void {
     if (this.afterKey) {
       this.afterKey = false;
-      return;
+    } else {
+      const d = this.depth;
+      if (unchecked(this.hasItem[d]) != 0) this.byte(0x2c);
+      unchecked((this.hasItem[d] = 1));
     }
-    const d = this.depth;
-    if (unchecked(this.hasItem[d]) != 0) this.byte(0x2c);
-    unchecked((this.hasItem[d] = 1));
+  }
+
+  // True when `extra` more bytes fit, growing the buffer if needed (see ensure).
+  @inline private room(extra: i32): bool {
+    return this.len + extra <= this.capacity || this.ensure(extra);
   }
 
   // Makes room for `extra` more bytes. Past MAX_DOCUMENT_BYTES nothing more is written and
   // `overflowed` is set: a runaway record must not grow memory until the allocator traps.
   private ensure(extra: i32): bool {
     const need = <i64>this.len + <i64>extra;
-    const cap = this.buf.byteLength;
-    if (need <= <i64>cap) return true;
+    if (need <= <i64>this.capacity) return true;
     if (need > <i64>MAX_DOCUMENT_BYTES) {
       this.overflowed = true;
       return false;
     }
-    let next = <i64>cap << 1;
-    if (next < need) next = need;
-    if (next > <i64>MAX_DOCUMENT_BYTES) next = <i64>MAX_DOCUMENT_BYTES;
-    const nb = new ArrayBuffer(<i32>next);
-    memory.copy(changetype<usize>(nb), changetype<usize>(this.buf), <usize>this.len);
-    this.buf = nb;
+    this.grow(need);
     return true;
   }
 
-  private byte(c: u32): void {
-    if (!this.ensure(1)) return;
-    store<u8>(changetype<usize>(this.buf) + <usize>this.len, <u8>c);
-    this.len++;
+  // Grows capacity to at least `need` (at most MAX_DOCUMENT_BYTES) without flagging overflow: a
+  // worst-case reservation may exceed what the value really needs.
+  private reserve(extra: i64): void {
+    const need = <i64>this.len + extra;
+    if (need <= <i64>this.capacity || this.capacity >= MAX_DOCUMENT_BYTES) return;
+    this.grow(need < <i64>MAX_DOCUMENT_BYTES ? need : <i64>MAX_DOCUMENT_BYTES);
+  }
+
+  private grow(need: i64): void {
+    let next = <i64>this.capacity << 1;
+    if (next < need) next = need;
+    if (next > <i64>MAX_DOCUMENT_BYTES) next = <i64>MAX_DOCUMENT_BYTES;
+    const nb = new ArrayBuffer(<i32>next);
+    memory.copy(changetype<usize>(nb), this.ptr, <usize>this.len);
+    this.buf = nb;
+    this.ptr = changetype<usize>(nb);
+    this.capacity = <i32>next;
+  }
+
+  @inline private byte(c: u32): void {
+    if (this.room(1)) {
+      store<u8>(this.ptr + <usize>this.len, <u8>c);
+      this.len++;
+    }
+  }
+
+  // Copies n raw bytes from p; false (nothing written) when they do not fit the document.
+  @inline private copy(p: usize, n: i32): bool {
+    if (!this.room(n)) return false;
+    memory.copy(this.ptr + <usize>this.len, p, <usize>n);
+    this.len += n;
+    return true;
+  }
+
+  private writeNull(): void {
+    if (this.room(4)) {
+      store<u32>(this.ptr + <usize>this.len, 0x6c6c756e); // "null"
+      this.len += 4;
+    }
   }
 
   private ascii(s: string): void {
     const n = s.length;
-    if (!this.ensure(n)) return;
-    const p = changetype<usize>(this.buf) + <usize>this.len;
-    for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
+    if (!this.room(n)) return;
+    const p = this.ptr + <usize>this.len;
+    const q = changetype<usize>(s);
+    for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>load<u16>(q + (<usize>i << 1)));
     this.len += n;
   }
 
   private writeU64(v: u64): void {
-    if (!this.ensure(20)) return;
+    if (!this.room(20)) return;
     let digits = 1;
     let t = v;
     while (t >= 10) {
       t /= 10;
       digits++;
     }
-    const p = changetype<usize>(this.buf) + <usize>this.len;
+    const p = this.ptr + <usize>this.len;
     for (let i = digits - 1; i >= 0; i--) {
       store<u8>(p + <usize>i, <u8>(0x30 + <u32>(v % 10)));
       v /= 10;
@@ -285,15 +376,10 @@ export class JsonWriter {
     }
   }
 
-  // Escaped length of an ASCII byte (1, 2 or 6).
-  private escLen(c: u32): i32 {
-    if (c == 0x22 || c == 0x5c || c == 0x08 || c == 0x0c || c == 0x0a || c == 0x0d || c == 0x09) return 2;
-    if (c < 0x20 || c == 0x7f) return 6;
-    return 1;
-  }
-
-  private writeAsciiEscaped(c: u32): void {
-    const p = changetype<usize>(this.buf) + <usize>this.len;
+  // Writes the escape of an ASCII byte that needs one (quote, backslash, C0 control, DEL) and
+  // returns its length. Writes nothing when the escape exceeds `budget` (returns its length; the
+  // caller then cuts the string) or the document ceiling (returns -1).
+  private writeEscape(c: u32, budget: i32): i32 {
     let s: u32 = 0;
     if (c == 0x22) s = 0x22;
     else if (c == 0x5c) s = 0x5c;
@@ -302,27 +388,26 @@ export class JsonWriter {
     else if (c == 0x0a) s = 0x6e;
     else if (c == 0x0d) s = 0x72;
     else if (c == 0x09) s = 0x74;
+    const need = s != 0 ? 2 : 6;
+    if (need > budget) return need;
+    if (!this.room(need)) return -1;
+    const p = this.ptr + <usize>this.len;
     if (s != 0) {
       store<u8>(p, 0x5c);
       store<u8>(p + 1, <u8>s);
-      this.len += 2;
-    } else if (c < 0x20 || c == 0x7f) {
+    } else {
       const h = changetype<usize>(HEX);
-      store<u8>(p, 0x5c);
-      store<u8>(p + 1, 0x75);
-      store<u8>(p + 2, 0x30);
-      store<u8>(p + 3, 0x30);
+      store<u32>(p, 0x3030755c); // "\u00"
       store<u8>(p + 4, <u8>load<u16>(h + ((<usize>c >> 4) << 1)));
       store<u8>(p + 5, <u8>load<u16>(h + ((<usize>c & 15) << 1)));
-      this.len += 6;
-    } else {
-      store<u8>(p, <u8>c);
-      this.len += 1;
     }
+    this.len += need;
+    return need;
   }
 
   private writeReplacement(): void {
-    const p = changetype<usize>(this.buf) + <usize>this.len;
+    if (!this.room(3)) return;
+    const p = this.ptr + <usize>this.len;
     store<u8>(p, 0xef);
     store<u8>(p + 1, 0xbf);
     store<u8>(p + 2, 0xbd);
@@ -330,8 +415,8 @@ export class JsonWriter {
   }
 
   private writeMarker(): void {
-    if (!this.ensure(TRUNCATION_MARKER_BYTES)) return;
-    const p = changetype<usize>(this.buf) + <usize>this.len;
+    if (!this.room(TRUNCATION_MARKER_BYTES)) return;
+    const p = this.ptr + <usize>this.len;
     store<u8>(p, 0xe2);
     store<u8>(p + 1, 0x80);
     store<u8>(p + 2, 0xa6);
@@ -339,96 +424,187 @@ export class JsonWriter {
     this.ascii("[truncated]");
   }
 
+  // Reserves the worst case of a string body of n input units at up to `perUnit` output bytes
+  // each, bounded by the cap (+ marker), plus the quotes: growth then happens here, once.
+  @inline private reserveString(n: i32, perUnit: i32, cap: i32): void {
+    let worst = <i64>n * <i64>perUnit;
+    if (cap > 0 && worst > <i64>cap + TRUNCATION_MARKER_BYTES) worst = <i64>cap + TRUNCATION_MARKER_BYTES;
+    this.reserve(worst + 2);
+  }
+
   private writeStringBytes(src: ArrayBuffer, start: i32, end: i32, cap: i32): void {
-    // Worst case is 6 output bytes per input byte (control chars); reserve per chunk instead of
-    // per byte so the inner loop stays branch-light.
+    // Capped values reserve their worst case (6 bytes per input byte, bounded by the cap);
+    // uncapped ones their length, and grow on escapes.
+    this.reserveString(end - start, cap > 0 ? 6 : 1, cap);
     const limit = cap > 0 ? cap : i32.MAX_VALUE;
     this.byte(0x22);
     const sp = changetype<usize>(src);
     let written = 0;
     let i = start;
     while (i < end) {
-      const c = <u32>load<u8>(sp + <usize>i);
-      let need: i32;
-      let adv: i32;
-      let valid = true;
-      if (c < 0x80) {
-        need = this.escLen(c);
-        adv = 1;
-      } else {
-        const n = utf8SequenceAt(sp, i, end);
-        if (n > 0) {
-          need = n;
-          adv = n;
-        } else {
-          need = 3;
-          adv = -n;
-          valid = false;
+      // A run of bytes copied as they are.
+      const j = plainRunEnd(sp, i, end);
+      if (j > i) {
+        const run = j - i;
+        const budget = limit - written;
+        if (run > budget) {
+          if (this.copy(sp + <usize>i, budget)) this.writeMarker();
+          break;
         }
+        if (!this.copy(sp + <usize>i, run)) break;
+        written += run;
+        i = j;
+        if (i >= end) break;
       }
-      if (written + need > limit) {
+      const c = <u32>load<u8>(sp + <usize>i);
+      if (c < 0x80) {
+        const n = this.writeEscape(c, limit - written);
+        if (n < 0) break;
+        if (written + n > limit) {
+          this.writeMarker();
+          break;
+        }
+        written += n;
+        i++;
+        continue;
+      }
+      // A non-ASCII stretch: whole valid sequences that fit the budget are copied together.
+      const budget = limit - written;
+      let k = i;
+      let cut = false;
+      while (k < end) {
+        if (<u32>load<u8>(sp + <usize>k) < 0x80) break;
+        const n = utf8SequenceAt(sp, k, end);
+        if (n < 0) break;
+        if (k + n - i > budget) {
+          cut = true;
+          break;
+        }
+        k += n;
+      }
+      if (k > i) {
+        if (!this.copy(sp + <usize>i, k - i)) break;
+        written += k - i;
+        i = k;
+      }
+      if (cut) {
         this.writeMarker();
         break;
       }
-      if (!this.ensure(need)) break;
-      if (c < 0x80) this.writeAsciiEscaped(c);
-      else if (!valid) this.writeReplacement();
-      else {
-        memory.copy(changetype<usize>(this.buf) + <usize>this.len, sp + <usize>i, <usize>adv);
-        this.len += adv;
+      if (i >= end || <u32>load<u8>(sp + <usize>i) < 0x80) continue;
+      // An ill-formed sequence at i: one U+FFFD for its maximal subpart.
+      const bad = utf8SequenceAt(sp, i, end);
+      if (bad > 0) continue; // (valid: taken by the next round)
+      if (written + 3 > limit) {
+        this.writeMarker();
+        break;
       }
-      written += need;
-      i += adv;
+      if (!this.room(3)) break;
+      this.writeReplacement();
+      written += 3;
+      i -= bad;
     }
     this.byte(0x22);
   }
 
   private writeStringUtf16(s: string, cap: i32): void {
+    const n = s.length;
+    // At most 6 bytes per UTF-16 unit (an escaped control character).
+    this.reserveString(n, 6, cap);
     const limit = cap > 0 ? cap : i32.MAX_VALUE;
     this.byte(0x22);
-    const n = s.length;
+    const sp = changetype<usize>(s);
     let written = 0;
     let i = 0;
     while (i < n) {
-      let cp = <u32>s.charCodeAt(i);
+      let cp = <u32>load<u16>(sp + (<usize>i << 1));
+      if (cp - 0x20 < 0x5f && cp != 0x22 && cp != 0x5c) {
+        // Printable ASCII: one byte.
+        if (written + 1 > limit) {
+          this.writeMarker();
+          break;
+        }
+        if (!this.room(1)) break;
+        store<u8>(this.ptr + <usize>this.len, <u8>cp);
+        this.len++;
+        written++;
+        i++;
+        continue;
+      }
+      if (cp < 0x80) {
+        const e = this.writeEscape(cp, limit - written);
+        if (e < 0) break;
+        if (written + e > limit) {
+          this.writeMarker();
+          break;
+        }
+        written += e;
+        i++;
+        continue;
+      }
       let adv = 1;
       if (cp >= 0xd800 && cp <= 0xdfff) {
         // Pair a high surrogate with a following low one; anything else is lone -> U+FFFD.
         if (cp <= 0xdbff && i + 1 < n) {
-          const lo = <u32>s.charCodeAt(i + 1);
+          const lo = <u32>load<u16>(sp + (<usize>(i + 1) << 1));
           if (lo >= 0xdc00 && lo <= 0xdfff) {
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             adv = 2;
           } else cp = 0xfffd;
         } else cp = 0xfffd;
       }
-      const need = cp < 0x80 ? this.escLen(cp) : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      const need = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
       if (written + need > limit) {
         this.writeMarker();
         break;
       }
-      if (!this.ensure(need)) break;
-      if (cp < 0x80) this.writeAsciiEscaped(cp);
-      else {
-        const p = changetype<usize>(this.buf) + <usize>this.len;
-        if (cp < 0x800) {
-          store<u8>(p, <u8>(0xc0 | (cp >> 6)));
-          store<u8>(p + 1, <u8>(0x80 | (cp & 63)));
-        } else if (cp < 0x10000) {
-          store<u8>(p, <u8>(0xe0 | (cp >> 12)));
-          store<u8>(p + 1, <u8>(0x80 | ((cp >> 6) & 63)));
-          store<u8>(p + 2, <u8>(0x80 | (cp & 63)));
-        } else {
-          store<u8>(p, <u8>(0xf0 | (cp >> 18)));
-          store<u8>(p + 1, <u8>(0x80 | ((cp >> 12) & 63)));
-          store<u8>(p + 2, <u8>(0x80 | ((cp >> 6) & 63)));
-          store<u8>(p + 3, <u8>(0x80 | (cp & 63)));
-        }
-        this.len += need;
+      if (!this.room(need)) break;
+      const p = this.ptr + <usize>this.len;
+      if (cp < 0x800) {
+        store<u8>(p, <u8>(0xc0 | (cp >> 6)));
+        store<u8>(p + 1, <u8>(0x80 | (cp & 63)));
+      } else if (cp < 0x10000) {
+        store<u8>(p, <u8>(0xe0 | (cp >> 12)));
+        store<u8>(p + 1, <u8>(0x80 | ((cp >> 6) & 63)));
+        store<u8>(p + 2, <u8>(0x80 | (cp & 63)));
+      } else {
+        store<u8>(p, <u8>(0xf0 | (cp >> 18)));
+        store<u8>(p + 1, <u8>(0x80 | ((cp >> 12) & 63)));
+        store<u8>(p + 2, <u8>(0x80 | ((cp >> 6) & 63)));
+        store<u8>(p + 3, <u8>(0x80 | (cp & 63)));
       }
+      this.len += need;
       written += need;
       i += adv;
     }
     this.byte(0x22);
   }
+}
+
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+// Non-zero when one of the 8 bytes of x needs attention inside a JSON string: < 0x20, > 0x7e
+// (DEL and non-ASCII), '"' or '\'. Each term is exact as a yes/no (bit-twiddling "has less",
+// "has more" and "has zero byte"); false positives can only appear in bytes above a true hit.
+@inline function attention8(x: u64): u64 {
+  const ctl = (x - ONES * 0x20) & ~x;
+  const high = (x + ONES) | x; // a byte > 0x7e sets its high bit; no carry out of a byte < 0x7f
+  const q = x ^ (ONES * 0x22);
+  const bs = x ^ (ONES * 0x5c);
+  return (ctl | high | ((q - ONES) & ~q) | ((bs - ONES) & ~bs)) & HIGHS;
+}
+
+// End of the run of bytes from p[i] that are copied unchanged (printable ASCII except '"', '\').
+@inline function plainRunEnd(p: usize, i: i32, end: i32): i32 {
+  while (i + 8 <= end) {
+    if (attention8(load<u64>(p + <usize>i)) != 0) break;
+    i += 8;
+  }
+  while (i < end) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (c - 0x20 >= 0x5f || c == 0x22 || c == 0x5c) break;
+    i++;
+  }
+  return i;
 }
