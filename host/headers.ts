@@ -124,6 +124,17 @@ export class HeaderMap {
     }
   }
   set(key: string, value: string, fromModule = false): void { this.remove(key); this.add(key, value, fromModule); }
+  /** Envoy's inline-header setters (setPath, setRequestId): the first entry's value replaced where it stands (appended
+   *  when absent). Only the HCM uses it, on values it made itself. */
+  setInPlace(key: string, value: string): void {
+    const k = lower(key);
+    const i = this.keys.indexOf(k);
+    if (i < 0) { this.add(k, value); return; }
+    this.bytes += value.length - this.values[i].length;
+    this.values[i] = value;
+    if (this.marks !== null) this.marks[i] = 0;
+    if (!this.wide && NON_ASCII.test(value)) this.wide = true;
+  }
   clear(): void { this.keys = []; this.values = []; this.pseudo = 0; this.bytes = 0; this.marks = null; this.wide = false; }
   /** The first module-written entry an upstream codec refuses, as checkValidRequestHeaders reports it, or null. */
   firstInvalid(): { key: string; name: boolean } | null {

@@ -7,6 +7,7 @@ import { Vm, Ctx } from "./vm.ts";
 import { Stream, type StreamOptions, type StreamResult } from "./stream.ts";
 import type { HeaderList } from "./headers.ts";
 import type { HostCore, NodeInfo, PluginState, Direction } from "./types.ts";
+import type { PathNormalization, TracerName } from "./hcm.ts";
 
 /** Envoy refused the module or the plugin configuration; `message` is the root cause Envoy logs. */
 export class EnvoyRejection extends Error {
@@ -45,6 +46,15 @@ export interface HostOptions {
   recordCallbacks?: boolean;
   /** add x-request-id when absent, as the HCM does before filters run (default true) */
   generateRequestId?: boolean;
+  /** MeshConfig pathNormalization the HCM applies to :path before any filter (default "BASE", Istio 1.20.8's default) */
+  pathNormalization?: PathNormalization;
+  /** skip the HCM's :path handling entirely (no 404/400 refusals, no normalization): not an Envoy setting, for tests
+   *  that feed filters paths Envoy never lets through ('#', no leading '/', %00), as with raw header bytes */
+  rawPath?: boolean;
+  /** Envoy's HTTP tracer around the filters (default "none"; Istio 1.20.8's default mesh uses "zipkin") */
+  tracer?: TracerName;
+  /** random trace sampling, percent (Istio PILOT_TRACE_SAMPLING / Telemetry randomSamplingPercentage; default 1) */
+  randomSamplingPercent?: number;
   /** default upstream host address "ip:port" */
   upstreamAddress?: string;
   route?: { name?: string; cluster?: string };

@@ -4,8 +4,13 @@ export type { HostOptions, PluginConfig, PluginStatus, LogEntry } from "./host.t
 export { Stream } from "./stream.ts";
 export type {
   StreamOptions, StreamResult, RequestSpec, UpstreamSpec, UpstreamResponseSpec, UpstreamFailureSpec, UpstreamRequest,
-  ConnectionSpec, Outcome, ClientResponse, LocalReplyRecord, RawHeaders,
+  ConnectionSpec, Outcome, ClientResponse, LocalReplyRecord, RawHeaders, TracingRecord,
 } from "./stream.ts";
+export {
+  PATH_NORMALIZATIONS, hcmPathSettings, canonicalizePath, mergeSlashes, unescapeSlashes, normalizeRequestPath,
+  atoull16, mutateTracingRequestHeader, zipkinStartSpan, otelStartSpan, startSpan, injectSpan,
+} from "./hcm.ts";
+export type { PathNormalization, TracerName, TraceReason, EnvoySpan } from "./hcm.ts";
 export { inspectModule, printValTypes } from "./wasm-binary.ts";
 export type { ModuleInspection, ModuleImport, ModuleExport, FuncSig } from "./wasm-binary.ts";
 export { IMPORTS, WasmResult, HeaderMapType, BufferType, LOG_LEVEL_NAMES } from "./abi.ts";

@@ -9,6 +9,10 @@ import {
 } from "./vm.ts";
 import type { StreamInfoData, ConnectionInfo } from "./types.ts";
 import type { EnvoyHost, Plugin } from "./host.ts";
+import {
+  normalizeRequestPath, mutateTracingRequestHeader, startSpan, injectSpan,
+  type PathNormalization, type TracerName, type TraceReason, type EnvoySpan,
+} from "./hcm.ts";
 
 // H: the header list type a spec uses. It defaults to text pairs so code that reads a spec back gets strings;
 // the stream accepts any HeaderList (Uint8Array names/values are raw bytes).
@@ -64,6 +68,25 @@ export interface StreamOptions<H extends HeaderList = TextHeaderList> {
   upstream?: UpstreamSpec<H>;
   route?: RouteSpec;
   filterChainName?: string;
+  /** per-stream override of HostOptions.pathNormalization */
+  pathNormalization?: PathNormalization;
+  /** per-stream override of HostOptions.rawPath */
+  rawPath?: boolean;
+  /** per-stream override of HostOptions.tracer */
+  tracer?: TracerName;
+  /** per-stream override of HostOptions.randomSamplingPercent */
+  randomSamplingPercent?: number;
+}
+
+/** Envoy's tracer for this stream (HostOptions.tracer). */
+export interface TracingRecord {
+  tracer: TracerName;
+  /** the HCM's decision (mutateTracingRequestHeader); "not-traceable" without a tracer */
+  reason: TraceReason;
+  /** the span started before the filters (null without a tracer or when the HCM refused the request first) */
+  span: EnvoySpan | null;
+  /** whether the router injected the span into the request headers (it reached the upstream and the span is not a NullSpan) */
+  injected: boolean;
 }
 
 export type Outcome = "upstream" | "local-reply" | "fail-closed-503" | "hang" | "reset";
@@ -112,6 +135,13 @@ export interface StreamResult {
   responseCode: number | null;
   responseCodeDetails: string | null;
   responseFlags: number;
+  /** request headers after the connection manager's edits (path normalization, x-request-id, sampling mark), as the
+   *  first filter received them; undefined before they arrived */
+  hcmRequestHeaders: [string, string][] | undefined;
+  /** request headers as they left the last filter, before the router injected the tracer's span; undefined when the
+   *  request never reached the router */
+  requestHeadersBeforeInjection: [string, string][] | undefined;
+  tracing: TracingRecord;
 }
 
 const HDR_PENDING = 0, HDR_STOPPED = 1, HDR_DONE = 2;
@@ -438,6 +468,14 @@ export class Stream {
   private localReplies: LocalReplyRecord[] = [];
   private responseFromLocalReply: LocalReplyRecord | null = null;
   private requestEnded = false;
+  /** the HCM answered before createFilterChain: no filter was created, none gets on_log */
+  private noFilterChain = false;
+  private hcmHeaders: HeaderMap | null = null;
+  private beforeInjection: HeaderMap | null = null;
+  private readonly tracer: TracerName;
+  private traceReason: TraceReason = "not-traceable";
+  private span: EnvoySpan | null = null;
+  private injected = false;
 
   constructor(readonly host: EnvoyHost, plugins: readonly Plugin[], readonly opts: StreamOptions<HeaderList>) {
     const c = opts.connection ?? {};
@@ -460,6 +498,7 @@ export class Stream {
       filterChainName: opts.filterChainName ?? "",
     };
     this.hc = new Uint32Array(host.hc.length);
+    this.tracer = opts.tracer ?? host.options.tracer ?? "none";
     // createFilterChain: FilterConfig::createFilter per plugin, context ids allocated in order.
     this.slots = [];
     this.enter();
@@ -487,16 +526,44 @@ export class Stream {
   requestHeadersIn(headers?: HeaderList, endStream?: boolean): this {
     const spec = this.opts.request;
     const h = new HeaderMap(headers ?? spec.headers);
-    if (this.host.options.generateRequestId !== false && h.get("x-request-id") === undefined) h.add("x-request-id", this.host.requestId());
     this.requestHeaders = h;
     const ct = h.get("content-type");
     this.isGrpc = ct !== undefined && ct.startsWith("application/grpc");
     this.isHead = h.get(":method") === "HEAD";
     const eos = endStream ?? (spec.body === undefined && spec.trailers === undefined);
     if (eos) this.requestEnded = true;
+    // ActiveStream::decodeHeaders, in Envoy's order: :path checks and normalization, mutateRequestHeaders
+    // (x-request-id), mutateTracingRequestHeader, createFilterChain, traceRequest, then the filters.
+    const refusal = (this.opts.rawPath ?? this.host.options.rawPath) === true ? null : this.hcmPathChecks(h);
+    if (refusal !== null) {
+      this.noFilterChain = true;
+      this.run(() => this.sendLocalReply(null, refusal.code, EMPTY, [], null, refusal.details, false, "http_connection_manager"));
+      return this;
+    }
+    if (this.host.options.generateRequestId !== false && h.get("x-request-id") === undefined) h.add("x-request-id", this.host.requestId());
+    if (this.tracer !== "none") {
+      this.traceReason = mutateTracingRequestHeader(h, this.opts.randomSamplingPercent ?? this.host.options.randomSamplingPercent ?? 1);
+      this.span = startSpan(this.tracer, h, this.traceReason !== "not-traceable");
+    }
+    this.hcmHeaders = h.clone();
     this.run(() => this.decodeHeadersFrom(0, eos));
     return this;
   }
+  /** The HCM's refusals of a :path before any filter exists (conn_manager_impl.cc decodeHeaders, non-UHV build). */
+  private hcmPathChecks(h: HeaderMap): { code: number; details: string } | null {
+    const path = h.get(":path");
+    const connect = h.get(":method") === "CONNECT";
+    if ((!connect || path !== undefined) && (path === undefined || path === "")) return { code: 404, details: "missing_path_rejected" };
+    if (path === undefined) return null;
+    if (path.charCodeAt(0) !== 0x2f) return { code: 404, details: "absolute_path_rejected" };
+    const level = this.opts.pathNormalization ?? this.host.options.pathNormalization ?? "BASE";
+    const p = normalizeRequestPath(path, level);
+    if (p === "reject") return { code: 400, details: "path_normalization_failed" };
+    if (p !== path) h.setInPlace(":path", p);
+    return null;
+  }
+  /** The router created the upstream request (the request left the filter chain). */
+  get hasUpstreamRequest(): boolean { return this.upstream !== null; }
   requestBodyIn(chunk: string | Uint8Array, endStream: boolean): this {
     if (this.complete) return this;
     const b = toBytes(chunk);
@@ -604,6 +671,8 @@ export class Stream {
       filterStateString: (k: string) => { const v = fs.get(k); return v === undefined ? undefined : Buffer.from(v).toString("utf8"); },
       hostCalls: { total, byName }, routeCacheClears: this.routeCacheClears,
       responseCode: info.responseCode, responseCodeDetails: info.responseCodeDetails, responseFlags: info.responseFlags,
+      hcmRequestHeaders: this.hcmHeaders?.textEntries(), requestHeadersBeforeInjection: this.beforeInjection?.textEntries(),
+      tracing: { tracer: this.tracer, reason: this.traceReason, span: this.span, injected: this.injected },
     };
   }
 
@@ -643,8 +712,11 @@ export class Stream {
       if (st !== H_CONTINUE) { s.dec.hdr = HDR_STOPPED; return; }
       s.dec.hdr = HDR_DONE;
     }
-    // router: the upstream request is created with the headers as they left the last filter
+    // router: the upstream request is created with the headers as they left the last filter; its constructor
+    // injects the HCM's span into that same map (so on_log sees it), before the upstream codec checks it
     this.info.upstreamAddress = this.upstreamAddress();
+    this.beforeInjection = h.clone();
+    if (this.span !== null && this.span.kind !== "null") { injectSpan(this.tracer, this.span, h); this.injected = true; }
     const bad = h.firstInvalid();
     if (bad !== null) { this.rejectUpstreamHeaders(bad.key, bad.name); return; }
     this.upstream = { headers: h.clone(), body: [], trailers: null, complete: eos };
@@ -837,12 +909,12 @@ export class Stream {
 
   // ---- local replies (DownstreamFilterManager::sendLocalReply) --------------------------------------
 
-  sendLocalReply(from: Slot | null, code: number, body: Uint8Array, extra: [string, string][], grpcStatus: number | null, details: string, fromPlugin: boolean): void {
+  sendLocalReply(from: Slot | null, code: number, body: Uint8Array, extra: [string, string][], grpcStatus: number | null, details: string, fromPlugin: boolean, envoySender = "envoy.filters.http.router"): void {
     if (this.complete) return;
     if (this.callState === DECODING) this.decoderAborted = true;
     else if (this.callState === ENCODING) this.encoderAborted = true;
     this.info.responseCodeDetails = details;
-    const sender = from ? from.name : fromPlugin ? "unknown" : "envoy.filters.http.router";
+    const sender = from ? from.name : fromPlugin ? "unknown" : envoySender;
     const reply = this.prepareLocalReply(code, body, extra, grpcStatus);
     if (this.responseHeaders === null) {
       const rec = withRaw({ status: Number(reply.headers.get(":status")), body: Buffer.from(reply.body).toString("utf8"), headers: reply.headers.textEntries(), details, sender, via: "filter-chain" } as LocalReplyRecord, reply.headers);
@@ -923,7 +995,7 @@ export class Stream {
     if (this.complete) return;
     this.complete = true;
     this.info.requestCompleteMs = this.host.nowMs();
-    for (const s of this.slots) s.log();
+    if (!this.noFilterChain) for (const s of this.slots) s.log();
     for (const s of this.slots) s.destroy();
   }
 

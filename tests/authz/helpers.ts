@@ -7,7 +7,9 @@ export const TD = "cluster.local";
 export const id = (ns: string, sa: string, td = TD) => `spiffe://${td}/ns/${ns}/sa/${sa}`;
 
 export class AuthzHarness {
-  host = new EnvoyHost({ logLevel: "info" });
+  // rawPath: these tests prove the filter's own normalization, so every path reaches it as sent, including ones
+  // Envoy's connection manager would normalize or refuse before any filter ('#', %00, no leading '/').
+  host = new EnvoyHost({ logLevel: "info", rawPath: true });
   private module: Awaited<ReturnType<EnvoyHost["loadModule"]>> | null = null;
   private count = 0;
 

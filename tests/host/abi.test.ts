@@ -13,7 +13,7 @@ describe("memory protocol", () => {
     const lines = said(r.logs);
     assert.equal(lines[1], "request_headers prop_str plugin_vm_id -> 0"); // "" → Ok, no value
     assert.equal(lines[2], `request_headers malloc_calls -> 0 ${before}`); // no malloc for the empty result
-    assert.equal(lines[3], "request_headers get_header 0 :path -> 0 /items?id=7#frag");
+    assert.equal(lines[3], "request_headers get_header 0 :path -> 0 /items?id=7&q=a%2Fb");
     assert.equal(lines[4], `request_headers malloc_calls -> 0 ${before + 1}`);
   });
 

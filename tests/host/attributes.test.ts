@@ -13,9 +13,9 @@ describe("attributes", () => {
     const p = plugin("ns.p", [`request_headers: ${cmds.map((c) => "prop_str " + c).join("; ")}; prop request/time; prop request/size; prop request/headers/x-dup; prop request/id`]);
     const r = host.chain([p]).run({ request: { headers: [...GET, ["user-agent", "curl"], ["x-dup", "a"], ["x-dup", "b"], ["x-request-id", "rid-1"]], protocol: "HTTP/2" } });
     const a = (c: string) => answer(r.logs, "request_headers " + c);
-    assert.equal(a("prop_str request/path"), "0 /items?id=7#frag");
+    assert.equal(a("prop_str request/path"), "0 /items?id=7&q=a%2Fb");
     assert.equal(a("prop_str request/url_path"), "0 /items");
-    assert.equal(a("prop_str request/query"), "0 id=7");
+    assert.equal(a("prop_str request/query"), "0 id=7&q=a%2Fb");
     assert.equal(a("prop_str request/host"), "0 svc.shop");
     assert.equal(a("prop_str request/scheme"), "0 http");
     assert.equal(a("prop_str request/method"), "0 GET");

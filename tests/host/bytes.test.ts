@@ -28,7 +28,8 @@ describe("request header bytes reach the module unchanged", () => {
   });
 
   test("request.path, url_path, query, host, useragent and id are the header bytes", async () => {
-    const { host, plugin } = await probeHost();
+    // NONE: Istio's BASE normalization would percent-encode the raw 0xe9 in the path before any filter
+    const { host, plugin } = await probeHost({ pathNormalization: "NONE" });
     const path = Buffer.concat([Buffer.from("/caf"), Buffer.from([0xe9]), Buffer.from("?q="), Buffer.from([0xff])]);
     const props = ["request/path", "request/url_path", "request/query", "request/host", "request/useragent", "request/id"];
     const p = plugin("ns.b", [`request_headers: ${props.map((x) => `prop ${x}`).join("; ")}`]);

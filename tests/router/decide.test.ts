@@ -24,8 +24,8 @@ const ISSUE_EXAMPLE = {
 };
 
 /** One rule routing to "hit" when `match` holds; everything else gets "miss". */
-function single(match: unknown, extra: Record<string, unknown> = {}) {
-  return router({ rules: [{ name: "r", match, route: "hit" }], defaultRoute: "miss", ...extra });
+function single(match: unknown, extra: Record<string, unknown> = {}, rawPath = false) {
+  return router({ rules: [{ name: "r", match, route: "hit" }], defaultRoute: "miss", ...extra }, { rawPath });
 }
 
 describe("the issue's example configuration", () => {
@@ -51,7 +51,8 @@ describe("the issue's example configuration", () => {
 
 describe("path condition", () => {
   test("exact compares the path without its query string", async () => {
-    const r = await single({ path: { exact: "/cart" } });
+    // rawPath: "/cart#frag" is refused by Envoy's connection manager (400) before the router; the router still copes
+    const r = await single({ path: { exact: "/cart" } }, {}, true);
     assert.equal(routeOf(r.run(req("/cart"))), "hit");
     assert.equal(routeOf(r.run(req("/cart?x=1"))), "hit");
     assert.equal(routeOf(r.run(req("/cart#frag"))), "hit");
@@ -142,7 +143,8 @@ describe("query condition", () => {
   ];
   for (const [title, matcher, path, hits] of cases) {
     test(title, async () => {
-      const r = await single({ query: { beta: matcher } });
+      // rawPath: a '#' (one case here) is refused by Envoy's connection manager before the router; the router still copes
+      const r = await single({ query: { beta: matcher } }, {}, path.includes("#"));
       assert.equal(routeOf(r.run(req(path))), hits ? "hit" : "miss");
     });
   }

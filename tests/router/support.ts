@@ -11,8 +11,9 @@ export interface Router {
 }
 
 /** A fresh host (a separate VM) with one router plugin configured from cfg (object or raw JSON text). */
-export async function router(cfg: unknown, opts: { logLevel?: LogLevelName; name?: string; recordCallbacks?: boolean } = {}): Promise<Router> {
-  const host = new EnvoyHost({ logLevel: opts.logLevel ?? "info", recordCallbacks: opts.recordCallbacks ?? false });
+export async function router(cfg: unknown, opts: { logLevel?: LogLevelName; name?: string; recordCallbacks?: boolean; rawPath?: boolean } = {}): Promise<Router> {
+  // rawPath: for tests that feed the router a path Envoy refuses before any filter (a '#' fragment)
+  const host = new EnvoyHost({ logLevel: opts.logLevel ?? "info", recordCallbacks: opts.recordCallbacks ?? false, rawPath: opts.rawPath });
   const module = await host.loadModule(MODULE);
   const configuration = typeof cfg === "string" ? cfg : JSON.stringify(cfg);
   const plugin = host.addPlugin({ module, name: opts.name ?? "shop.router", rootId: "router", configuration });

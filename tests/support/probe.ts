@@ -24,7 +24,7 @@ export function hexOf(s: string): string { return Buffer.from(s, "utf8").toStrin
 export function i64hex(n: number | bigint): string {
   const b = Buffer.alloc(8); b.writeBigInt64LE(BigInt(n)); return b.toString("hex");
 }
-export const GET: [string, string][] = [[":method", "GET"], [":path", "/items?id=7#frag"], [":authority", "svc.shop"], [":scheme", "http"]];
+export const GET: [string, string][] = [[":method", "GET"], [":path", "/items?id=7&q=a%2Fb"], [":authority", "svc.shop"], [":scheme", "http"]];
 /** Bytes (or the UTF-8 bytes of text) in hex, for the probe's *_hex commands. */
 export function hex(x: Uint8Array | string): string { return Buffer.from(typeof x === "string" ? Buffer.from(x, "utf8") : x).toString("hex"); }
 /** The raw value(s) of a header in a result's rawHeaders (names compared as bytes). */

@@ -1,0 +1,378 @@
+// What Envoy 1.28's HTTP connection manager and router do to the request headers around the HTTP filters:
+// - path normalization before any filter exists (conn_manager_impl.cc ActiveStream::decodeHeaders →
+//   conn_manager_utility.cc maybeNormalizePath → path_utility.cc), as Istio 1.20.8 configures it from
+//   MeshConfig pathNormalization (pilot/pkg/networking/core/v1alpha3/listener_builder.go buildHTTPConnectionManager);
+// - the tracing decision and span start before the filters (mutateTracingRequestHeader with the UUID request-id
+//   extension, traceRequest → Zipkin or OpenTelemetry Driver::startSpan) and the span's injection into the request
+//   headers after all decoder filters (router/upstream_request.cc UpstreamRequest constructor).
+// Header values are binary strings (one char per byte), as everywhere in the host.
+import { randomBytes } from "node:crypto";
+import type { HeaderMap } from "./headers.ts";
+
+// ---- path normalization ----------------------------------------------------------------------------
+
+/** Istio MeshConfig.ProxyPathNormalization (DEFAULT = BASE in 1.20.8). */
+export type PathNormalization = "NONE" | "BASE" | "MERGE_SLASHES" | "DECODE_AND_MERGE_SLASHES";
+export const PATH_NORMALIZATIONS: readonly PathNormalization[] = ["NONE", "BASE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"];
+
+/** The HCM fields Istio sets for each level (same for sidecar inbound/outbound, gateways and waypoints). */
+export function hcmPathSettings(level: PathNormalization): { normalizePath: boolean; mergeSlashes: boolean; escapedSlashes: "KEEP_UNCHANGED" | "UNESCAPE_AND_FORWARD" } {
+  switch (level) {
+    case "NONE": return { normalizePath: false, mergeSlashes: false, escapedSlashes: "KEEP_UNCHANGED" };
+    case "BASE": return { normalizePath: true, mergeSlashes: false, escapedSlashes: "KEEP_UNCHANGED" };
+    case "MERGE_SLASHES": return { normalizePath: true, mergeSlashes: true, escapedSlashes: "KEEP_UNCHANGED" };
+    case "DECODE_AND_MERGE_SLASHES": return { normalizePath: true, mergeSlashes: true, escapedSlashes: "UNESCAPE_AND_FORWARD" };
+  }
+}
+
+// googleurl's kPathCharLookup (url_canon_path.cc; NUL is INVALID in the snapshot Envoy 1.28 pins, dd4080fe).
+const PASS = 0, SPECIAL = 1, ESCAPE = 3, UNESCAPE = 4, INVALID = 9;
+const PATH_CHARS = new Uint8Array(256).fill(ESCAPE);
+{
+  const set = (chars: string, f: number) => { for (const c of chars) PATH_CHARS[c.charCodeAt(0)] = f; };
+  PATH_CHARS[0] = INVALID;
+  set("!$&'()*+,/:;=@[]", PASS);
+  set("-_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", UNESCAPE);
+  PATH_CHARS[0x2e] = SPECIAL; // '.'
+  // ESCAPE (the fill): controls, space " # % < > ? \ ^ ` { | } DEL and every byte >= 0x80
+}
+
+const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+const hexVal = (c: number) => (c <= 57 ? c - 48 : (c | 32) - 87);
+/** DecodeEscaped: "%XY" at i → the byte, or -1. */
+function decodeEscaped(s: string, i: number, end: number): number {
+  if (i + 2 >= end) return -1;
+  const a = s.charCodeAt(i + 1), b = s.charCodeAt(i + 2);
+  return isHex(a) && isHex(b) ? (hexVal(a) << 4) | hexVal(b) : -1;
+}
+/** IsDot: "." → 1, "%2e"/"%2E" → 3, else 0. */
+function isDot(s: string, i: number, end: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 0x2e) return 1;
+  if (c === 0x25 && i + 3 <= end && s.charCodeAt(i + 1) === 0x32 && (s.charCodeAt(i + 2) | 32) === 0x65) return 3;
+  return 0;
+}
+const isSlash = (c: number) => c === 0x2f || c === 0x5c;
+const HEX_UP = "0123456789ABCDEF";
+const escapeByte = (c: number) => "%" + HEX_UP[c >> 4] + HEX_UP[c & 15];
+
+/**
+ * url::CanonicalizePath over a path without query (googleurl, 8-bit input): dot segments resolved (also %2e),
+ * '\' → '/', escapes of unreserved characters decoded, other valid escapes kept as written, disallowed raw bytes
+ * percent-encoded, a leading '/' added. null = invalid (a NUL, raw or %00): Envoy rejects the request.
+ */
+export function canonicalizePath(s: string): string | null {
+  const end = s.length;
+  const out: string[] = [];
+  let len = 0; // out is a char array used as a growable buffer
+  const push = (x: string) => { for (let k = 0; k < x.length; k++) out[len++] = x[k]; };
+  if (end === 0) return "/";
+  if (!isSlash(s.charCodeAt(0))) push("/");
+  const begin = 0; // path_begin_in_output
+  let lastInvalidPercent = -Infinity;
+  let ok = true;
+  const backUp = () => {
+    // BackUpToPreviousSlash: output ends with '/', never above the first one
+    let i = len - 1;
+    if (i === begin) return;
+    do { i--; } while (out[i] !== "/" && i > begin);
+    len = i + 1;
+  };
+  for (let i = 0; i < end; i++) {
+    const ch = s.charCodeAt(i);
+    const flags = PATH_CHARS[ch];
+    if (!(flags & SPECIAL)) { push(s[i]); continue; }
+    const dotlen = isDot(s, i, end);
+    if (dotlen > 0) {
+      if (len > begin && out[len - 1] === "/") {
+        // ClassifyAfterDot
+        const after = i + dotlen;
+        let consumed = 0, kind: "name" | "cur" | "up" = "name";
+        if (after === end) kind = "cur";
+        else if (isSlash(s.charCodeAt(after))) { kind = "cur"; consumed = 1; }
+        else {
+          const second = isDot(s, after, end);
+          if (second > 0) {
+            const after2 = after + second;
+            if (after2 === end) { kind = "up"; consumed = second; }
+            else if (isSlash(s.charCodeAt(after2))) { kind = "up"; consumed = second + 1; }
+          }
+        }
+        if (kind === "name") { push("."); i += dotlen - 1; }
+        else if (kind === "cur") i += dotlen + consumed - 1;
+        else { backUp(); i += dotlen + consumed - 1; }
+      } else {
+        push(".");
+        i += dotlen - 1;
+      }
+    } else if (ch === 0x5c) {
+      push("/");
+    } else if (ch === 0x25) {
+      const v = decodeEscaped(s, i, end);
+      if (v >= 0) {
+        i += 2;
+        const uf = PATH_CHARS[v];
+        if (uf & UNESCAPE) {
+          push(String.fromCharCode(v));
+          if (lastInvalidPercent >= len - 3) checkNestedEscapes(i + 1);
+        } else {
+          push("%" + s[i - 1] + s[i]); // kept exactly as written (hex case preserved)
+          if (uf === INVALID) ok = false;
+        }
+      } else {
+        lastInvalidPercent = len;
+        push("%");
+      }
+    } else if (flags === INVALID) {
+      push(escapeByte(ch));
+      ok = false;
+    } else {
+      push(escapeByte(ch));
+    }
+  }
+  // CheckForNestedEscapes: an invalid '%' followed by characters that just became a valid escape ("%%30%30")
+  // is rewritten to "%25" so the output cannot be re-decoded into something else.
+  function checkNestedEscapes(next: number): void {
+    const length = len;
+    const last = out[length - 1];
+    const appendNext = lastInvalidPercent === length - 2;
+    if (appendNext) {
+      if (next === end || s.charCodeAt(next) >= 0x80) return;
+      out[len++] = s[next];
+    }
+    const p = lastInvalidPercent;
+    const a = out[p + 1].charCodeAt(0), b = out[p + 2].charCodeAt(0);
+    if (isHex(a) && isHex(b)) {
+      if (!appendNext) out[len++] = out[p + 1];
+      out[p + 1] = "2";
+      out[p + 2] = "5";
+      out[len++] = last;
+    } else if (appendNext) {
+      len = length;
+    }
+  }
+  return ok ? out.slice(0, len).join("") : null;
+}
+
+/** PathUtil::mergeSlashes on the path part (query untouched). */
+export function mergeSlashes(p: string): string {
+  const q = p.indexOf("?");
+  const path = q < 0 ? p : p.slice(0, q);
+  const query = q < 0 ? "" : p.slice(q);
+  if (!path.includes("//")) return p;
+  const prefix = path.startsWith("/") ? "/" : "";
+  const suffix = path.endsWith("/") ? "/" : "";
+  return prefix + path.split("/").filter((x) => x !== "").join("/") + suffix + query;
+}
+
+/** PathUtil::unescapeSlashes on the path part: %2F/%2f → '/', %5C/%5c → '\' (in that order, query untouched). */
+export function unescapeSlashes(p: string): { path: string; changed: boolean } {
+  const q = p.indexOf("?");
+  const path = q < 0 ? p : p.slice(0, q);
+  if (!path.includes("%")) return { path: p, changed: false };
+  const decoded = path.split("%2F").join("/").split("%2f").join("/").split("%5C").join("\\").split("%5c").join("\\");
+  const out = decoded + (q < 0 ? "" : p.slice(q));
+  return { path: out, changed: out.length !== p.length };
+}
+
+/** ConnectionManagerUtility::maybeNormalizePath: the new :path, or "reject" (400 path_normalization_failed). */
+export function normalizeRequestPath(p: string, level: PathNormalization): string | "reject" {
+  // runtime guard http_reject_path_with_fragment is on in 1.28: a '#' is refused whatever the settings
+  if (p.includes("#")) return "reject";
+  const cfg = hcmPathSettings(level);
+  if (cfg.escapedSlashes === "UNESCAPE_AND_FORWARD") p = unescapeSlashes(p).path;
+  if (cfg.normalizePath) {
+    const q = p.indexOf("?");
+    const c = canonicalizePath(q < 0 ? p : p.slice(0, q));
+    if (c === null) return "reject";
+    p = q < 0 ? c : c + p.slice(q);
+  }
+  if (cfg.mergeSlashes) p = mergeSlashes(p);
+  return p;
+}
+
+// ---- tracing ---------------------------------------------------------------------------------------
+
+export type TracerName = "zipkin" | "opentelemetry" | "none";
+
+export interface EnvoySpan {
+  /** null: extraction failed (NullSpan, nothing injected); root: new trace; child: continues the incoming one */
+  kind: "null" | "root" | "child";
+  traceId: string;
+  spanId: string;
+  /** Zipkin: injected as x-b3-parentspanid; OpenTelemetry: only in the exported span */
+  parentId?: string;
+  sampled: boolean;
+  /** OpenTelemetry: the incoming tracestate lines joined with "," ("" when none) */
+  tracestate?: string;
+}
+
+/** Tracing::Reason as the HCM records it (StreamInfo traceReason). */
+export type TraceReason = "not-traceable" | "sampling" | "service-forced" | "client-forced";
+
+const U64 = (1n << 64n) - 1n;
+const hex16 = (v: bigint) => v.toString(16).padStart(16, "0");
+/** Random::RandomGeneratorImpl::random(): 64 random bits. */
+const rnd64 = () => randomBytes(8).readBigUInt64BE();
+
+/** StringUtil::atoull(s, out, 16): std::strtoull over the C string (stops at NUL) that must consume all of it. */
+export function atoull16(s: string): bigint | null {
+  const nul = s.indexOf("\0");
+  if (nul >= 0) s = s.slice(0, nul);
+  if (s.length === 0) return null;
+  const m = /^[ \t\n\v\f\r]*([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)$/.exec(s);
+  if (!m) return null;
+  let v = BigInt("0x" + m[2]);
+  if (v > U64) return null; // ERANGE → ULLONG_MAX → refused
+  if (m[1] === "-") v = (U64 + 1n - v) & U64;
+  return v;
+}
+
+const TRACE_BYTE = 14;
+const MARK: Record<TraceReason, string> = { "not-traceable": "4", sampling: "9", "service-forced": "a", "client-forced": "b" };
+
+/**
+ * mutateTracingRequestHeader with Istio's UUID extension (pack_trace_reason, use_request_id_for_trace_sampling) and
+ * sampling (client 100 %, overall 100 %, random = `randomPercent`, Envoy's numerator round(p × 100) of 10 000). The
+ * random draw is the request id's first 8 hex digits mod 10 000, as in Envoy. Rewrites x-request-id in place.
+ */
+export function mutateTracingRequestHeader(h: HeaderMap, randomPercent: number): TraceReason {
+  const rid = h.get("x-request-id");
+  if (rid === undefined || rid.length < 8) return "not-traceable";
+  const n = atoull16(rid.slice(0, 8));
+  if (n === null) return "not-traceable"; // corrupted id: nothing is decided, nothing rewritten
+  const result = n % 10000n;
+  const set = (reason: TraceReason) => {
+    if (rid.length !== 36) return;
+    h.setInPlace("x-request-id", rid.slice(0, TRACE_BYTE) + MARK[reason] + rid.slice(TRACE_BYTE + 1));
+  };
+  let reason: TraceReason = "not-traceable";
+  if (rid.length === 36) {
+    const c = rid[TRACE_BYTE];
+    reason = c === "a" ? "service-forced" : c === "9" ? "sampling" : c === "b" ? "client-forced" : "not-traceable";
+  }
+  if (reason === "not-traceable") {
+    const numerator = BigInt(Math.round(Math.min(100, Math.max(0, randomPercent)) * 100));
+    if (h.get("x-client-trace-id") !== undefined) { reason = "client-forced"; set(reason); }
+    else if (h.get("x-envoy-force-trace") !== undefined) { reason = "service-forced"; set(reason); }
+    else if (result < numerator) { reason = "sampling"; set(reason); }
+  }
+  // overall sampling is 100 % in Istio: result % 10000 < 10000 always holds
+  return reason;
+}
+
+class Extract extends Error {}
+const need = (v: bigint | null): bigint => { if (v === null) throw new Extract(); return v; };
+const FLAG = (c: string | undefined) => c === "0" || c === "1" || c === "d";
+
+/** zipkin SpanContextExtractor::extractSampled */
+function zipkinSampled(h: HeaderMap, traced: boolean): boolean {
+  const b3 = h.get("b3");
+  if (b3 !== undefined) {
+    const pos = ({ 1: 0, 35: 34, 51: 50, 52: 34, 68: 50 } as Record<number, number>)[b3.length];
+    if (pos === undefined) return traced;
+    return FLAG(b3[pos]) ? b3[pos] !== "0" : traced;
+  }
+  const s = h.get("x-b3-sampled");
+  if (s === undefined) return traced;
+  return s === "1" || s === "true";
+}
+
+/** zipkin SpanContextExtractor::extractSpanContext (+ B3 single): null = no context (root span); throws Extract. */
+function zipkinContext(h: HeaderMap): { hi: bigint; lo: bigint; span: bigint } | null {
+  const b3 = h.get("b3");
+  if (b3 !== undefined) {
+    if (b3.length === 0) throw new Extract();
+    if (b3.length === 1) { if (FLAG(b3)) return null; throw new Extract(); }
+    if (b3.length < 33 || b3.length > 68) throw new Extract();
+    let hi = 0n, lo: bigint, pos = 0;
+    if (b3[32] === "-") {
+      hi = need(atoull16(b3.substr(0, 16)));
+      pos += 16;
+      lo = need(atoull16(b3.substr(pos, 16)));
+    } else {
+      lo = need(atoull16(b3.substr(0, 16)));
+    }
+    pos += 16;
+    if (b3[pos++] !== "-") throw new Extract();
+    const span = need(atoull16(b3.substr(pos, 16)));
+    pos += 16;
+    if (b3.length > pos) {
+      if (b3.length === pos + 1) throw new Extract();
+      if (b3[pos++] !== "-") throw new Extract();
+      if (b3.length === pos + 1 || (b3.length >= pos + 2 && b3[pos + 1] === "-")) {
+        if (!FLAG(b3[pos])) throw new Extract();
+        pos++;
+      } else throw new Extract();
+      if (b3.length > pos) {
+        if (b3.length !== pos + 17) throw new Extract();
+        pos++; // the '-' is only ASSERTed
+        need(atoull16(b3.substr(pos)));
+      }
+    }
+    return { hi, lo, span };
+  }
+  const tid = h.get("x-b3-traceid");
+  const sid = h.get("x-b3-spanid");
+  if (tid === undefined || sid === undefined) return null;
+  let hi = 0n, lo: bigint;
+  if (tid.length === 32) {
+    hi = need(atoull16(tid.slice(0, 16)));
+    lo = need(atoull16(tid.slice(16)));
+  } else lo = need(atoull16(tid));
+  const span = need(atoull16(sid));
+  const pid = h.get("x-b3-parentspanid");
+  if (pid !== undefined && pid !== "") need(atoull16(pid));
+  return { hi, lo, span };
+}
+
+/** Zipkin Driver::startSpan with Istio's trace_id_128bit: true, shared_span_context: false. */
+export function zipkinStartSpan(h: HeaderMap, traced: boolean): EnvoySpan {
+  const sampled = zipkinSampled(h, traced);
+  let ctx;
+  try { ctx = zipkinContext(h); } catch (e) { if (e instanceof Extract) return { kind: "null", traceId: "", spanId: "", sampled: false }; throw e; }
+  if (ctx === null) {
+    // Tracer::startSpan without parent: one random value is both the span id and the low trace id.
+    const r = rnd64();
+    return { kind: "root", traceId: hex16(rnd64()) + hex16(r), spanId: hex16(r), sampled };
+  }
+  // The incoming trace id is kept; its high half only when non-zero (is128BitTraceId).
+  const traceId = ctx.hi !== 0n ? hex16(ctx.hi) + hex16(ctx.lo) : hex16(ctx.lo);
+  return { kind: "child", traceId, spanId: hex16(rnd64()), parentId: hex16(ctx.span), sampled };
+}
+
+/** OpenTelemetry Driver::startSpan (SpanContextExtractor::extractSpanContext). */
+export function otelStartSpan(h: HeaderMap, traced: boolean): EnvoySpan {
+  const tp = h.get("traceparent");
+  if (tp === undefined) return { kind: "root", traceId: hex16(rnd64()) + hex16(rnd64()), spanId: hex16(rnd64()), sampled: traced, tracestate: "" };
+  const bad: EnvoySpan = { kind: "null", traceId: "", spanId: "", sampled: false };
+  if (tp.length !== 55) return bad;
+  const parts = tp.split("-").filter((p) => p !== "");
+  if (parts.length !== 4) return bad;
+  const [v, t, p, f] = parts;
+  if (v.length !== 2 || t.length !== 32 || p.length !== 16 || f.length !== 2) return bad;
+  if (!parts.every((x) => /^[0-9a-fA-F]+$/.test(x))) return bad;
+  if (/^0+$/.test(t) || /^0+$/.test(p)) return bad;
+  const tracestate = h.getAll("tracestate").join(",");
+  return { kind: "child", traceId: t.toLowerCase(), spanId: hex16(rnd64()), parentId: p.toLowerCase(), sampled: (parseInt(f, 16) & 1) === 1, tracestate };
+}
+
+export function startSpan(tracer: TracerName, h: HeaderMap, traced: boolean): EnvoySpan | null {
+  if (tracer === "zipkin") return zipkinStartSpan(h, traced);
+  if (tracer === "opentelemetry") return otelStartSpan(h, traced);
+  return null;
+}
+
+/** Span::injectContext on the downstream request headers: every header with setByReferenceKey (remove + append). */
+export function injectSpan(tracer: TracerName, span: EnvoySpan | null, h: HeaderMap): void {
+  if (span === null || span.kind === "null") return; // NullSpan::injectContext does nothing
+  if (tracer === "zipkin") {
+    h.set("x-b3-traceid", span.traceId);
+    h.set("x-b3-spanid", span.spanId);
+    if (span.parentId !== undefined) h.set("x-b3-parentspanid", span.parentId);
+    h.set("x-b3-sampled", span.sampled ? "1" : "0");
+  } else if (tracer === "opentelemetry") {
+    h.set("traceparent", `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`);
+    h.set("tracestate", span.tracestate ?? "");
+  }
+}
