@@ -3,6 +3,7 @@
 
 import { isHeaderName, lowerAsciiString } from "../common/tokens";
 import { parseJson, ConfigReader, JsonValue, JsonKind, jsonQuote, fieldPath, indexPath } from "../common/json";
+import { JsonWriter } from "../common/json-writer";
 
 export enum Sink {
   Log = 1,
@@ -31,10 +32,13 @@ const KEYS: string[] = [
 export class CapturedHeader {
   name: string;
   nameBytes: ArrayBuffer;
+  /** `"name":`, written verbatim into the record. */
+  keyJson: ArrayBuffer;
   redacted: bool;
   constructor(name: string, redacted: bool) {
     this.name = name;
     this.nameBytes = String.UTF8.encode(name);
+    this.keyJson = JsonWriter.encodeKey(name);
     this.redacted = redacted;
   }
 }
@@ -58,6 +62,20 @@ export class AccessLogConfig {
   tags: Tag[] = [];
   sink: Sink = Sink.Log;
   maxValueBytes: i32 = DEFAULT_MAX_VALUE_BYTES;
+  /** The record's `tags` object, rendered once (values capped at maxValueBytes). */
+  tagsJson: ArrayBuffer = new ArrayBuffer(0);
+
+  /** Renders what the record needs from the configuration that never changes per request. */
+  seal(): void {
+    const w = new JsonWriter(64);
+    w.beginObject();
+    for (let i = 0; i < this.tags.length; i++) {
+      const tag = unchecked(this.tags[i]);
+      w.key(tag.key).string(tag.value, this.maxValueBytes);
+    }
+    w.endObject();
+    this.tagsJson = w.toArrayBuffer();
+  }
 
   get toLog(): bool {
     return (this.sink & Sink.Log) != 0;
@@ -107,6 +125,7 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
   if (src.byteLength == 0) {
     for (let i = 0; i < DEFAULT_REDACT_HEADERS.length; i++) cfg.redactHeaders.push(DEFAULT_REDACT_HEADERS[i]);
     for (let i = 0; i < DEFAULT_REDACT_QUERY_PARAMS.length; i++) cfg.redactQueryParams.push(String.UTF8.encode(DEFAULT_REDACT_QUERY_PARAMS[i]));
+    cfg.seal();
     res.config = cfg;
     return res;
   }
@@ -186,6 +205,7 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
     res.errors = r.errors;
     return res;
   }
+  cfg.seal();
   res.config = cfg;
   return res;
 }

@@ -16,9 +16,10 @@ import {
 } from "@solo-io/proxy-runtime";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { JsonWriter } from "../common/json-writer";
+import { bytesEqual } from "../common/bytes";
 import { AccessLogConfig, CapturedHeader, compileConfig } from "./config";
 import {
-  Scratch, PairsIter, MASK, redactPath, writeTimestamp, writeResponseFlags, readI64,
+  Scratch, PairsIter, MASK, hasQuery, redactPath, writeTimestamp, writeResponseFlags, readI64,
   isSpiffe, parseSpiffe, SPIFFE_NS_START, SPIFFE_NS_END, SPIFFE_SA_START, SPIFFE_SA_END,
 } from "./format";
 
@@ -47,7 +48,9 @@ const A_RULE = 15;
 const A_AUTHZ_DECISION = 16;
 const A_AUTHZ_RULE = 17;
 const A_AUTHZ_AUDIT = 18;
-const A_COUNT = 19;
+const A_OTHER_TRACE_ID = 19;
+const A_OTHER_FORMAT = 20;
+const A_COUNT = 21;
 
 const ATTR_PATHS: ArrayBuffer[] = [
   String.UTF8.encode("request\0time"),
@@ -70,10 +73,14 @@ const ATTR_PATHS: ArrayBuffer[] = [
   String.UTF8.encode("authz.decision"),
   String.UTF8.encode("authz.rule"),
   String.UTF8.encode("authz.audit"),
+  String.UTF8.encode("tracing.other_trace_id"),
+  String.UTF8.encode("tracing.other_format"),
 ];
 
 // Values that can still change after the response has passed this filter: read again in on_log.
-const LATE_MASK: u32 = (1 << A_CODE) | (1 << A_FLAGS) | (1 << A_DETAILS) | (1 << A_UPSTREAM);
+// The tracing filter adopts the ids Envoy's tracer injected in its own on_log (which runs first).
+const LATE_MASK: u32 = (1 << A_CODE) | (1 << A_FLAGS) | (1 << A_DETAILS) | (1 << A_UPSTREAM) |
+  (1 << A_TRACE_ID) | (1 << A_SPAN_ID) | (1 << A_OTHER_TRACE_ID) | (1 << A_OTHER_FORMAT);
 // request.duration, request.size and response.size are only final in on_log: build() reads them
 // only for the complete record.
 
@@ -95,6 +102,43 @@ const K_PATH = String.UTF8.encode("access-log.path");
 const K_CALLER = String.UTF8.encode("access-log.caller");
 
 const LOG_INFO: u32 = 2;
+
+// Record keys, encoded once with their quotes and colon (`"timestamp":`).
+const J_SCHEMA_VERSION = JsonWriter.encodeKey("schema_version");
+const J_COMPLETE = JsonWriter.encodeKey("complete");
+const J_TIMESTAMP = JsonWriter.encodeKey("timestamp");
+const J_TRACE_ID = JsonWriter.encodeKey("trace_id");
+const J_SPAN_ID = JsonWriter.encodeKey("span_id");
+const J_OTHER_TRACE_ID = JsonWriter.encodeKey("other_trace_id");
+const J_OTHER_TRACE_FORMAT = JsonWriter.encodeKey("other_trace_format");
+const J_REQUEST_ID = JsonWriter.encodeKey("request_id");
+const J_METHOD = JsonWriter.encodeKey("method");
+const J_AUTHORITY = JsonWriter.encodeKey("authority");
+const J_PATH = JsonWriter.encodeKey("path");
+const J_PROTOCOL = JsonWriter.encodeKey("protocol");
+const J_STATUS = JsonWriter.encodeKey("status");
+const J_RESPONSE_FLAGS = JsonWriter.encodeKey("response_flags");
+const J_RESPONSE_CODE_DETAILS = JsonWriter.encodeKey("response_code_details");
+const J_DURATION_MS = JsonWriter.encodeKey("duration_ms");
+const J_REQUEST_BYTES = JsonWriter.encodeKey("request_bytes");
+const J_RESPONSE_BYTES = JsonWriter.encodeKey("response_bytes");
+const J_UPSTREAM_HOST = JsonWriter.encodeKey("upstream_host");
+const J_SOURCE_ADDRESS = JsonWriter.encodeKey("source_address");
+const J_CALLER = JsonWriter.encodeKey("caller");
+const J_CALLER_NAMESPACE = JsonWriter.encodeKey("caller_namespace");
+const J_CALLER_SERVICE_ACCOUNT = JsonWriter.encodeKey("caller_service_account");
+const J_WORKLOAD_NAMESPACE = JsonWriter.encodeKey("workload_namespace");
+const J_WORKLOAD_NAME = JsonWriter.encodeKey("workload_name");
+const J_WORKLOAD_CLUSTER = JsonWriter.encodeKey("workload_cluster");
+const J_ROUTE = JsonWriter.encodeKey("route");
+const J_RULE = JsonWriter.encodeKey("rule");
+const J_AUTHZ_DECISION = JsonWriter.encodeKey("authz_decision");
+const J_AUTHZ_RULE = JsonWriter.encodeKey("authz_rule");
+const J_AUTHZ_AUDIT = JsonWriter.encodeKey("authz_audit");
+const J_REQUEST_HEADERS = JsonWriter.encodeKey("request_headers");
+const J_RESPONSE_HEADERS = JsonWriter.encodeKey("response_headers");
+const J_TAGS = JsonWriter.encodeKey("tags");
+const J_MASK = JsonWriter.encodeString(MASK);
 
 // ---------------------------------------------------------------------------------------------
 // Per-VM scratch: Envoy runs one callback at a time per VM, so one writer serves every stream
@@ -200,7 +244,9 @@ export class AccessLogStream extends Context {
     const cfg = this.root.config;
     if (cfg == null) return;
     this.root.readNode();
-    // Response values read early may have changed (a reset after the last byte, late flags).
+    // Values read for the early record may have changed since (a reset after the last byte, late
+    // flags, the ids tracing adopted from Envoy's tracer in its on_log): read them again.
+    const earlyTrace = this.earlyWritten ? unchecked(this.attrs[A_TRACE_ID]) : null;
     this.attrRead &= ~LATE_MASK;
     const ok = this.build(cfg, true);
     if (!ok) {
@@ -212,6 +258,10 @@ export class AccessLogStream extends Context {
     }
     if (cfg.toFilterState) {
       if (!this.earlyWritten) this.writeKeyFields();
+      else {
+        const trace = this.attr(A_TRACE_ID);
+        if (trace != null && (earlyTrace == null || !bytesEqual(trace, earlyTrace))) this.setStateBuf(K_TRACE_ID, trace);
+      }
       this.setState(K_RECORD, writer.dataPtr, writer.length);
     }
   }
@@ -298,17 +348,20 @@ export class AccessLogStream extends Context {
     const req = this.reqPairs;
     w.reset();
     w.beginObject();
-    w.fieldInt("schema_version", SCHEMA_VERSION);
-    w.fieldBool("complete", complete);
+    w.keyRaw(J_SCHEMA_VERSION).int(SCHEMA_VERSION);
+    w.keyRaw(J_COMPLETE).bool(complete);
 
-    w.key("timestamp");
+    w.keyRaw(J_TIMESTAMP);
     smallScratch.reset();
     const t = this.attr(A_REQUEST_TIME);
     if (t != null && writeTimestamp(readI64(t, -1), smallScratch)) w.stringBytes(smallScratch.buf, 0, 0, smallScratch.len);
     else w.null();
 
-    w.fieldBytes("trace_id", this.attr(A_TRACE_ID), cap);
-    w.fieldBytes("span_id", this.attr(A_SPAN_ID), cap);
+    w.keyRaw(J_TRACE_ID).stringBytesOrNull(this.attr(A_TRACE_ID), cap);
+    w.keyRaw(J_SPAN_ID).stringBytesOrNull(this.attr(A_SPAN_ID), cap);
+    // The caller's trace id when Envoy's tracer started its own trace (tracing.other_trace_id).
+    w.keyRaw(J_OTHER_TRACE_ID).stringBytesOrNull(this.attr(A_OTHER_TRACE_ID), cap);
+    w.keyRaw(J_OTHER_TRACE_FORMAT).stringBytesOrNull(this.attr(A_OTHER_FORMAT), cap);
 
     // Request id and the request line, from one pass over the request headers.
     let methodS = -1, methodE = -1, pathS = -1, pathE = -1, authS = -1, authE = -1, ridS = -1, ridE = -1;
@@ -321,19 +374,19 @@ export class AccessLogStream extends Context {
     }
     this.ridStart = ridS;
     this.ridEnd = ridE;
-    w.key("request_id");
+    w.keyRaw(J_REQUEST_ID);
     const tracingRid = this.attr(A_REQUEST_ID);
     if (tracingRid != null) w.stringBytes(tracingRid, cap);
     else if (ridS >= 0) w.stringBytes(req!, cap, ridS, ridE);
     else w.null();
 
-    w.key("method");
+    w.keyRaw(J_METHOD);
     if (methodS >= 0) w.stringBytes(req!, cap, methodS, methodE);
     else w.null();
-    w.key("authority");
+    w.keyRaw(J_AUTHORITY);
     if (authS >= 0) w.stringBytes(req!, cap, authS, authE);
     else w.null();
-    w.key("path");
+    w.keyRaw(J_PATH);
     const ps = this.root.pathScratch;
     ps.reset();
     this.havePath = pathS >= 0;
@@ -341,10 +394,10 @@ export class AccessLogStream extends Context {
       redactPath(req!, pathS, pathE, cfg.redactQueryParams, ps);
       w.stringBytes(ps.buf, cap, 0, ps.len);
     } else w.null();
-    w.fieldBytes("protocol", this.attr(A_PROTOCOL), cap);
+    w.keyRaw(J_PROTOCOL).stringBytesOrNull(this.attr(A_PROTOCOL), cap);
 
     // Response.
-    w.key("status");
+    w.keyRaw(J_STATUS);
     const code = readI64(this.attr(A_CODE), -1);
     if (code >= 0) w.int(code);
     else {
@@ -353,69 +406,64 @@ export class AccessLogStream extends Context {
       if (st >= 0) w.int(st);
       else w.null();
     }
-    w.key("response_flags");
+    w.keyRaw(J_RESPONSE_FLAGS);
     const flags = this.attr(A_FLAGS);
     if (flags != null && flags.byteLength == 8) {
       smallScratch.reset();
       writeResponseFlags(load<u64>(changetype<usize>(flags)), smallScratch);
       w.stringBytes(smallScratch.buf, 0, 0, smallScratch.len);
     } else w.null();
-    w.fieldBytes("response_code_details", this.attr(A_DETAILS), cap);
+    w.keyRaw(J_RESPONSE_CODE_DETAILS).stringBytesOrNull(this.attr(A_DETAILS), cap);
 
-    w.key("duration_ms");
+    w.keyRaw(J_DURATION_MS);
     const dur = complete ? readI64(this.attr(A_DURATION), -1) : -1;
     if (dur >= 0) w.int(dur / 1000000);
     else w.null();
-    w.key("request_bytes");
+    w.keyRaw(J_REQUEST_BYTES);
     const rqb = complete ? readI64(this.attr(A_REQUEST_SIZE), -1) : -1;
     if (rqb >= 0) w.int(rqb);
     else w.null();
-    w.key("response_bytes");
+    w.keyRaw(J_RESPONSE_BYTES);
     const rsb = complete ? readI64(this.attr(A_RESPONSE_SIZE), -1) : -1;
     if (rsb >= 0) w.int(rsb);
     else w.null();
 
-    w.fieldBytes("upstream_host", this.attr(A_UPSTREAM), cap);
-    w.fieldBytes("source_address", this.attr(A_SOURCE), cap);
+    w.keyRaw(J_UPSTREAM_HOST).stringBytesOrNull(this.attr(A_UPSTREAM), cap);
+    w.keyRaw(J_SOURCE_ADDRESS).stringBytesOrNull(this.attr(A_SOURCE), cap);
 
     // Caller identity from the peer certificate's first URI SAN.
     const san = this.attr(A_PEER_SAN);
     if (san != null && isSpiffe(san)) {
-      w.key("caller").stringBytes(san, cap);
+      w.keyRaw(J_CALLER).stringBytes(san, cap);
       if (parseSpiffe(san)) {
-        w.key("caller_namespace").stringBytes(san, cap, SPIFFE_NS_START, SPIFFE_NS_END);
-        w.key("caller_service_account").stringBytes(san, cap, SPIFFE_SA_START, SPIFFE_SA_END);
+        w.keyRaw(J_CALLER_NAMESPACE).stringBytes(san, cap, SPIFFE_NS_START, SPIFFE_NS_END);
+        w.keyRaw(J_CALLER_SERVICE_ACCOUNT).stringBytes(san, cap, SPIFFE_SA_START, SPIFFE_SA_END);
       } else {
-        w.fieldNull("caller_namespace");
-        w.fieldNull("caller_service_account");
+        w.keyRaw(J_CALLER_NAMESPACE).null();
+        w.keyRaw(J_CALLER_SERVICE_ACCOUNT).null();
       }
     } else {
-      w.fieldNull("caller");
-      w.fieldNull("caller_namespace");
-      w.fieldNull("caller_service_account");
+      w.keyRaw(J_CALLER).null();
+      w.keyRaw(J_CALLER_NAMESPACE).null();
+      w.keyRaw(J_CALLER_SERVICE_ACCOUNT).null();
     }
 
-    w.fieldBytes("workload_namespace", root.workloadNamespace, cap);
-    w.fieldBytes("workload_name", root.workloadName, cap);
-    w.fieldBytes("workload_cluster", root.workloadCluster, cap);
+    w.keyRaw(J_WORKLOAD_NAMESPACE).stringBytesOrNull(root.workloadNamespace, cap);
+    w.keyRaw(J_WORKLOAD_NAME).stringBytesOrNull(root.workloadName, cap);
+    w.keyRaw(J_WORKLOAD_CLUSTER).stringBytesOrNull(root.workloadCluster, cap);
 
-    w.fieldBytes("route", this.attr(A_ROUTE), cap);
-    w.fieldBytes("rule", this.attr(A_RULE), cap);
-    w.fieldBytes("authz_decision", this.attr(A_AUTHZ_DECISION), cap);
-    w.fieldBytes("authz_rule", this.attr(A_AUTHZ_RULE), cap);
-    w.fieldBytes("authz_audit", this.attr(A_AUTHZ_AUDIT), cap);
+    w.keyRaw(J_ROUTE).stringBytesOrNull(this.attr(A_ROUTE), cap);
+    w.keyRaw(J_RULE).stringBytesOrNull(this.attr(A_RULE), cap);
+    w.keyRaw(J_AUTHZ_DECISION).stringBytesOrNull(this.attr(A_AUTHZ_DECISION), cap);
+    w.keyRaw(J_AUTHZ_RULE).stringBytesOrNull(this.attr(A_AUTHZ_RULE), cap);
+    w.keyRaw(J_AUTHZ_AUDIT).stringBytesOrNull(this.attr(A_AUTHZ_AUDIT), cap);
 
-    w.key("request_headers");
-    writeHeaders(w, req, cfg.requestHeaders, cap, root.valueScratch);
-    w.key("response_headers");
-    writeHeaders(w, this.respPairs, cfg.responseHeaders, cap, root.valueScratch);
+    w.keyRaw(J_REQUEST_HEADERS);
+    writeHeaders(w, req, cfg.requestHeaders, cfg.redactQueryParams, cap, root.valueScratch);
+    w.keyRaw(J_RESPONSE_HEADERS);
+    writeHeaders(w, this.respPairs, cfg.responseHeaders, cfg.redactQueryParams, cap, root.valueScratch);
 
-    w.key("tags").beginObject();
-    for (let i = 0; i < cfg.tags.length; i++) {
-      const tag = unchecked(cfg.tags[i]);
-      w.key(tag.key).string(tag.value, cap);
-    }
-    w.endObject();
+    w.keyRaw(J_TAGS).raw(cfg.tagsJson);
     w.endObject();
     return !w.overflowed;
   }
@@ -442,10 +490,14 @@ export class AccessLogStream extends Context {
 
 // Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
 // left out; repeated ones are joined with "," (as Envoy joins request.headers); a redacted
-// header is one MASK however many times it appears.
-function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, list: CapturedHeader[], cap: i32, valueScratch: Scratch): void {
+// header is one MASK however many times it appears. Every other value that carries a query
+// (`?`) gets the same query-parameter redaction as `path`, each occurrence before joining:
+// `:path`, `referer`, `location`, `x-envoy-original-path` and the like hold URLs, and a secret
+// must not leak through a header when the record's path masks it.
+function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, list: CapturedHeader[], names: ArrayBuffer[], cap: i32, valueScratch: Scratch): void {
   w.beginObject();
   if (pairs != null) {
+    const redactQuery = names.length > 0;
     for (let h = 0; h < list.length; h++) {
       const hdr = unchecked(list[h]);
       let count = 0;
@@ -461,10 +513,10 @@ function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, list: CapturedHe
         count++;
       }
       if (count == 0) continue;
-      w.key(hdr.name);
+      w.keyRaw(hdr.keyJson);
       if (hdr.redacted) {
-        w.string(MASK);
-      } else if (count == 1) {
+        w.raw(J_MASK);
+      } else if (count == 1 && !(redactQuery && hasQuery(pairs, fs, fe))) {
         w.stringBytes(pairs, cap, fs, fe);
       } else {
         valueScratch.reset();
@@ -473,7 +525,8 @@ function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, list: CapturedHe
         while (iter.next()) {
           if (!iter.keyIs(hdr.nameBytes)) continue;
           if (!first) valueScratch.byte(0x2c);
-          valueScratch.range(pairs, iter.valueStart, iter.valueEnd);
+          if (redactQuery) redactPath(pairs, iter.valueStart, iter.valueEnd, names, valueScratch);
+          else valueScratch.range(pairs, iter.valueStart, iter.valueEnd);
           first = false;
           if (valueScratch.full) break;
         }

@@ -69,6 +69,14 @@ export class Scratch {
     this.range(src, 0, src.byteLength);
   }
 
+  /** Appends all of src, or nothing (and sets `full`) when it does not fit: for the mask. */
+  whole(src: ArrayBuffer): void {
+    const n = src.byteLength;
+    if (!this.ensure(n)) return;
+    memory.copy(changetype<usize>(this.buf) + <usize>this.len, changetype<usize>(src), <usize>n);
+    this.len += n;
+  }
+
   /** Appends an ASCII AS string (constants). */
   ascii(s: string): void {
     const n = s.length;
@@ -158,6 +166,18 @@ export class PairsIter {
 // Query redaction
 
 export const MASK = "[REDACTED]";
+const MASK_BYTES = String.UTF8.encode(MASK);
+
+/** True when src[start, end) contains a `?`, i.e. may carry query parameters (a URL or path). */
+export function hasQuery(src: ArrayBuffer, start: i32, end: i32): bool {
+  if (start < 0) start = 0;
+  if (end > src.byteLength) end = src.byteLength;
+  const p = changetype<usize>(src);
+  for (let i = start; i < end; i++) {
+    if (load<u8>(p + <usize>i) == 0x3f) return true;
+  }
+  return false;
+}
 
 // Percent-decoded, ASCII-lowercased byte of a query-parameter name at src[i], with the number of
 // source bytes it used in `PCT_ADV`. A malformed escape is taken literally.
@@ -206,7 +226,7 @@ function nameListed(src: ArrayBuffer, start: i32, end: i32, names: ArrayBuffer[]
 }
 
 /**
- * Writes src[from, end) (a request :path) into out with the value of every query parameter named in
+ * Writes src[from, end) (a request :path, or any header value that holds a URL) into out with the value of every query parameter named in
  * `names` replaced by MASK. Parameters start after `?`, `&` or `;`; a masked value runs to the
  * next `&` (or the end), so neither `token=a;b` nor `x=1;token=s` leaks part of a secret. A
  * parameter without `=` has no value and is kept. Returns the number of values masked.
@@ -236,7 +256,7 @@ export function redactPath(src: ArrayBuffer, from: i32, end: i32, names: ArrayBu
     const hasValue = i < end && load<u8>(p + <usize>i) == 0x3d;
     if (hasValue && nameListed(src, pos, i, names)) {
       out.range(src, pos, i + 1);
-      out.ascii(MASK);
+      out.whole(MASK_BYTES);
       masked++;
       let j = i + 1;
       while (j < end && load<u8>(p + <usize>j) != 0x26) j++;

@@ -373,3 +373,39 @@ test("a deny by the real authz filter is logged with its decision, also in the e
   assert.equal(early.authz_decision, "deny");
   assert.equal(early.status, 403);
 });
+
+test("captured headers that hold a URL get the same query redaction as path (:path, referer, location, repeated)", () => {
+  const cfg = {
+    requestHeaders: [":path", "referer", "x-envoy-original-path", "x-original-uri", "user-agent"],
+    responseHeaders: ["location"],
+    redactQueryParams: ["token", "access_token"],
+    sink: "both",
+  };
+  const r = host.chain([accessLog(cfg, "payments.access-log-urls")]).run({
+    request: {
+      headers: [[":method", "GET"], [":path", "/p?token=SECRET1&x=1"], [":authority", "a"],
+        ["referer", "https://shop.example/cart?Access_Token=SECRET2#top"],
+        ["x-envoy-original-path", "/orig?%74oken=SECRET3"],
+        // Each occurrence is redacted before the values are joined.
+        ["x-original-uri", "/a?x=1"], ["x-original-uri", "/b?token=SECRET4"],
+        ["user-agent", "curl/8 (no query)"]],
+    },
+    upstream: { status: 302, headers: [["location", "https://login.example/cb?code=c&token=SECRET5"]] },
+  });
+  const { line, record } = loggedRecords(r)[0];
+  assertValid(record);
+  assert.equal(record.path, "/p?token=[REDACTED]&x=1");
+  assert.deepEqual(record.request_headers, {
+    ":path": "/p?token=[REDACTED]&x=1",
+    referer: "https://shop.example/cart?Access_Token=[REDACTED]",
+    "x-envoy-original-path": "/orig?%74oken=[REDACTED]",
+    "x-original-uri": "/a?x=1,/b?token=[REDACTED]",
+    "user-agent": "curl/8 (no query)",
+  });
+  assert.equal(record.response_headers.location, "https://login.example/cb?code=c&token=[REDACTED]");
+  const state = Buffer.from(r.filterState.get("wasm.access-log.record")!).toString();
+  for (let i = 1; i <= 5; i++) {
+    assert.ok(!line.includes(`SECRET${i}`), `SECRET${i} leaked into the log line`);
+    assert.ok(!state.includes(`SECRET${i}`), `SECRET${i} leaked into wasm.access-log.record`);
+  }
+});
