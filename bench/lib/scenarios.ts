@@ -69,9 +69,10 @@ const RESPONSE_BODY = JSON.stringify({
   items: Array.from({ length: 6 }, (_, i) => ({ sku: `SKU-${1000 + i}`, qty: 1 + (i % 3), price: 1999 + i * 250 })),
 });
 
-export function streamOptions(trace: boolean): StreamOptions {
+/** `extra` headers are appended (e.g. an incoming route for the router's guard). */
+export function streamOptions(trace: boolean, extra: [string, string][] = []): StreamOptions {
   return {
-    request: { headers: requestHeaders(trace), protocol: "HTTP/2" },
+    request: { headers: [...requestHeaders(trace), ...extra], protocol: "HTTP/2" },
     connection: {
       source: "10.20.1.7:51234", destination: "10.20.5.9:8080", mtls: true,
       peerUriSan: PEER, localUriSan: LOCAL, tlsVersion: "TLSv1.3", requestedServerName: "outbound_.8080_._.orders.shop.svc.cluster.local",
@@ -158,6 +159,14 @@ export function authzConfig(n: number): Record<string, unknown> {
   });
   return { mode: "enforce", trustDomain: TRUST_DOMAIN, rules };
 }
+
+/** The router's inbound role: keeps x-route / the baggage lane from trusted callers only. */
+export const ROUTER_GUARD_CONFIG = {
+  role: "guard", routeHeader: "x-route", baggageKey: "lane",
+  trustedCallers: [`spiffe://${TRUST_DOMAIN}/ns/istio-system/sa/istio-ingressgateway-service-account`, `spiffe://${TRUST_DOMAIN}/ns/web/*`],
+};
+/** What a guard sees from a caller that forwards a decision. */
+export const INCOMING_ROUTE: [string, string][] = [["x-route", "v2"], ["baggage", "lane=v2,session=9f3c"]];
 
 export const ROOT_IDS = ["tracing", "router", "authz", "access-log"] as const;
 export type RootId = (typeof ROOT_IDS)[number];
