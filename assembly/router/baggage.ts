@@ -37,6 +37,18 @@ export function findBaggageValue(buf: ArrayBuffer, key: ArrayBuffer): i64 {
   return NO_SLICE;
 }
 
+/** How many members have key `key` (a lane sent twice is ambiguous: readers differ on which wins). */
+export function countBaggageMembers(buf: ArrayBuffer, key: ArrayBuffer): i32 {
+  const it = ITER.reset(buf, 0x2c);
+  let n = 0;
+  while (it.next()) {
+    const s = it.start;
+    const e = it.end;
+    if (s < e && rangeEquals(buf, s, keyEnd(buf, s, e), key)) n++;
+  }
+  return n;
+}
+
 /**
  * The baggage list with member `key` set to `value` (or removed when value is null): the first
  * member with that key is replaced in place (its properties belonged to the old value and are

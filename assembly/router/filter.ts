@@ -13,8 +13,8 @@ import { IpAddr, parseSocketAddress, xffClientAddress } from "../common/cidr";
 import { RouterConfig, Role, compileConfig, SLOT_ROUTE, SLOT_PATH, LABEL_DEFAULT, LABEL_INCOMING } from "./config";
 import { RequestValues, Evaluator } from "./evaluate";
 import { anyCallerMatches } from "./callers";
-import { findBaggageValue, setBaggageMember } from "./baggage";
-import { joinHeaderValues } from "./pairs";
+import { findBaggageValue, setBaggageMember, countBaggageMembers } from "./baggage";
+import { joinHeaderValues, countHeaderLines } from "./pairs";
 
 const PROP_ROUTE = String.UTF8.encode("router.route");
 const PROP_RULE = String.UTF8.encode("router.rule");
@@ -271,12 +271,20 @@ export class RouterRoot extends RootContext {
     else replace_header_map_value(HeaderMapTypeValues.RequestHeaders, BAGGAGE, out);
   }
 
-  unknownIncoming(cfg: RouterConfig, buf: ArrayBuffer, s: i32, e: i32, where: string): void {
+  /**
+   * Counts and (rate-limited) logs an incoming value that is not kept: not a configured route,
+   * or sent `copies` > 1 times (header lines, or baggage members with the lane key).
+   */
+  unknownIncoming(cfg: RouterConfig, buf: ArrayBuffer, s: i32, e: i32, inBaggage: bool, copies: i32): void {
     bump(this.metrics.incomingUnknown);
     this.unknownSeen++;
     if ((this.unknownSeen - 1) % UNKNOWN_LOG_EVERY == 0 && log_enabled(LogLevelValues.warn)) {
-      log(LogLevelValues.warn, "router: ignored incoming route " + excerpt(buf, s, e) + " in " + where +
-        ": not one of the configured routes [" + cfg.routes.join(", ") + "] (" + this.unknownSeen.toString() + " so far)");
+      const where = inBaggage ? "baggage member " + cfg.baggageKey : cfg.routeHeader + " header";
+      const why = copies > 1
+        ? ": sent " + copies.toString() + " times (" + (inBaggage ? "readers differ on which one wins" : "Envoy's route match sees the lines joined with ','") + ")"
+        : ": not one of the configured routes [" + cfg.routes.join(", ") + "]";
+      log(LogLevelValues.warn, "router: ignored incoming route " + excerpt(buf, s, e) + " in " + where + why +
+        " (" + this.unknownSeen.toString() + " so far)");
     }
   }
 
@@ -286,23 +294,50 @@ export class RouterRoot extends RootContext {
     view.begin();
     const incoming = view.header(SLOT_ROUTE);
     const useBaggage = cfg.baggageKey.length > 0;
+    // The serialized header map, fetched at most once: for baggage, and to count route header
+    // lines before keeping one.
+    let pairs: ArrayBuffer | null = null;
     let joined: ArrayBuffer | null = null;
     let lane: i64 = NO_SLICE;
+    let lanes = 0;
     if (useBaggage) {
-      joined = this.readBaggage();
-      if (joined != null) lane = findBaggageValue(joined, this.baggageKey);
+      pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+      if (pairs != null) joined = joinHeaderValues(pairs, BAGGAGE);
+      if (joined != null) {
+        lane = findBaggageValue(joined, this.baggageKey);
+        if (lane >= 0) lanes = countBaggageMembers(joined, this.baggageKey);
+      }
     }
+    // Lines of the route header; only counted when it matters (a first line we would keep).
+    let lines = incoming == null ? 0 : 1;
 
     let route = -1;
     let label = BY_NOTHING;
     if (cfg.trustIncoming) {
       if (incoming != null) {
         route = cfg.routeIndexOf(incoming, 0, incoming.byteLength);
-        if (route < 0) this.unknownIncoming(cfg, incoming, 0, incoming.byteLength, cfg.routeHeader + " header");
+        if (route < 0) {
+          this.unknownIncoming(cfg, incoming, 0, incoming.byteLength, false, 1);
+        } else {
+          // The ABI returns the first line only, but Envoy's VirtualService header match sees
+          // every line joined with ',' ("v2,evil"), which is never a route: several lines are
+          // not a decision to keep (docs/router.md, "Several copies of a route value").
+          if (pairs == null) pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+          if (pairs != null) lines = max(1, countHeaderLines(pairs, this.routeHeaderKey));
+          if (lines > 1) {
+            route = -1;
+            this.unknownIncoming(cfg, incoming, 0, incoming.byteLength, false, lines);
+          }
+        }
       }
       if (route < 0 && lane >= 0) {
-        route = cfg.routeIndexOf(joined!, sliceStart(lane), sliceEnd(lane));
-        if (route < 0) this.unknownIncoming(cfg, joined!, sliceStart(lane), sliceEnd(lane), "baggage member " + cfg.baggageKey);
+        if (lanes > 1) {
+          // The lane key twice: W3C leaves duplicates to the reader, and readers differ.
+          this.unknownIncoming(cfg, joined!, sliceStart(lane), sliceEnd(lane), true, lanes);
+        } else {
+          route = cfg.routeIndexOf(joined!, sliceStart(lane), sliceEnd(lane));
+          if (route < 0) this.unknownIncoming(cfg, joined!, sliceStart(lane), sliceEnd(lane), true, 1);
+        }
       }
       if (route >= 0) label = BY_INCOMING;
     } else if (incoming != null || lane >= 0) {
@@ -326,19 +361,20 @@ export class RouterRoot extends RootContext {
     const rb = route >= 0 && route < cfg.routeBytes.length ? unchecked(cfg.routeBytes[route]) : null;
     // Writing request headers makes Envoy clear the route cache, so the router re-selects the
     // VirtualService route with the new value (docs/router.md, "Route re-selection"). Skip the
-    // write only for a kept incoming value, which the route was already selected with. An
-    // untrusted header is always replaced: the ABI shows only its first line, and a client could
-    // send the decided value first and another one after it.
+    // write only for a kept incoming value on a single line, which the route was already
+    // selected with. Otherwise the header is replaced, leaving exactly one line: the ABI shows
+    // only the first line, and a client could send the decided value first and another after it.
     if (rb != null) {
-      if (incoming == null || label != BY_INCOMING || !bytesEqual(incoming, rb)) {
+      if (incoming == null || label != BY_INCOMING || lines != 1 || !bytesEqual(incoming, rb)) {
         replace_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey, rb);
       }
     } else if (incoming != null) {
       remove_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey);
     }
     if (useBaggage) {
-      // Same rule as for the header: only a kept lane is left as it is.
-      const same = rb != null ? label == BY_INCOMING && lane >= 0 && rangeEquals(joined!, sliceStart(lane), sliceEnd(lane), rb) : lane < 0;
+      // Same rule as for the header: only a kept, single lane is left as it is; a rewrite keeps
+      // one lane member (setBaggageMember drops later duplicates).
+      const same = rb != null ? label == BY_INCOMING && lanes == 1 && rangeEquals(joined!, sliceStart(lane), sliceEnd(lane), rb) : lane < 0;
       if (!same) this.writeBaggage(joined, rb);
     }
 

@@ -1,8 +1,8 @@
 import { isRouteName, isRuleName, isHeaderName, isToken, lowerAsciiString } from "./tokens";
 import { compileCallerPattern, anyCallerMatches, CallerPattern } from "./callers";
 import { MatchKind } from "../common/matchers";
-import { findBaggageValue, setBaggageMember } from "./baggage";
-import { joinHeaderValues } from "./pairs";
+import { findBaggageValue, setBaggageMember, countBaggageMembers } from "./baggage";
+import { joinHeaderValues, countHeaderLines } from "./pairs";
 import { sliceToString, NO_SLICE } from "../common/bytes";
 import { b, raw, cat } from "../common/spec-helpers";
 
@@ -149,5 +149,21 @@ describe("joinHeaderValues", () => {
     store<u32>(changetype<usize>(big) + 8, 0xffffffff);
     expect(joinHeaderValues(big, b("baggage"))).toBeNull();
     expect(joinHeaderValues(new ArrayBuffer(2), b("baggage"))).toBeNull();
+  });
+});
+
+describe("copies of a route value", () => {
+  it("countHeaderLines counts the lines of one header, 0 for malformed buffers", () => {
+    const p = pairs([":path", "/", "x-route", "v2", "x", "y", "x-route", "evil"]);
+    expect(countHeaderLines(p, b("x-route"))).toBe(2);
+    expect(countHeaderLines(p, b("x"))).toBe(1);
+    expect(countHeaderLines(p, b("baggage"))).toBe(0);
+    expect(countHeaderLines(p.slice(0, p.byteLength - 2), b("x-route"))).toBe(0);
+    expect(countHeaderLines(new ArrayBuffer(3), b("x-route"))).toBe(0);
+  });
+  it("countBaggageMembers counts members with the key, with or without a value", () => {
+    expect(countBaggageMembers(b("lane=v2,k=1, lane = v3;p"), b("lane"))).toBe(2);
+    expect(countBaggageMembers(b("lanes=v2,k=1"), b("lane"))).toBe(0);
+    expect(countBaggageMembers(b(",,lane,"), b("lane"))).toBe(1);
   });
 });

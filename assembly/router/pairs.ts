@@ -52,3 +52,22 @@ export function joinHeaderValues(pairs: ArrayBuffer, name: ArrayBuffer): ArrayBu
   }
   return out;
 }
+
+/** Number of lines of header `name` (lower case) in the serialized map; 0 when malformed. */
+export function countHeaderLines(pairs: ArrayBuffer, name: ArrayBuffer): i32 {
+  const total = pairs.byteLength;
+  if (total < 4) return 0;
+  const p = changetype<usize>(pairs);
+  const count = <i64>load<u32>(p);
+  if (count * 10 + 4 > <i64>total) return 0;
+  let data: i64 = 4 + count * 8;
+  let found = 0;
+  for (let i: i64 = 0; i < count; i++) {
+    const kl = <i64>load<u32>(p + <usize>(4 + i * 8));
+    const vl = <i64>load<u32>(p + <usize>(8 + i * 8));
+    if (data + kl + vl + 2 > <i64>total) return 0;
+    if (rangeEquals(pairs, <i32>data, <i32>(data + kl), name)) found++;
+    data += kl + vl + 2;
+  }
+  return found;
+}

@@ -186,3 +186,72 @@ describe("role guard", () => {
     assert.ok(res.logs.some((l) => l.message === 'router: guard stripped the route value of untrusted caller "spiffe://x/ns/y/sa/z"'));
   });
 });
+
+describe("several copies of a route value (trustIncoming: true)", () => {
+  // The issue's repro: two x-route lines. Envoy's VirtualService header match sees them joined
+  // ("v2,evil"), which is not a route, so the filter must not record v2 and leave both lines.
+  const REPRO = { trustIncoming: true, defaultRoute: "v1", routes: ["v2"] };
+  for (const lines of [["v2", "evil"], ["evil", "v2"], ["v2", "v2"]]) {
+    test(`x-route sent as ${lines.join(" + ")}: not kept; the rules decide and exactly one line goes upstream`, async () => {
+      const r = await router(REPRO);
+      const res = r.run(req("/", lines.map((v): [string, string] => ["x-route", v])));
+      assert.deepEqual(sent(res, "x-route"), ["v1"]);
+      assert.equal(res.filterStateString("wasm.router.route"), "v1");
+      assert.equal(res.filterStateString("wasm.router.rule"), "@default");
+      assert.equal(res.routeCacheClears, 1, "the route is re-selected with the single line");
+      assert.equal(r.metric("incoming.unknown"), 1);
+      assert.equal(r.metric("incoming.kept"), 0);
+    });
+  }
+  test("the warning says the value was sent more than once", async () => {
+    const r = await router(REPRO);
+    const res = r.run(req("/", [["x-route", "v2"], ["x-route", "evil"]]));
+    const warn = res.logs.filter((l) => l.levelName === "warn").map((l) => l.message);
+    assert.equal(warn.length, 1);
+    assert.match(warn[0], /^router: ignored incoming route "v2" in x-route header: sent 2 times \(Envoy's route match sees the lines joined with ','\)/);
+  });
+  test("a single kept line is still left alone (no extra write, no route-cache clear)", async () => {
+    const r = await router(REPRO);
+    const res = r.run(req("/", [["x-route", "v2"]]));
+    assert.deepEqual(sent(res, "x-route"), ["v2"]);
+    assert.equal(res.filterStateString("wasm.router.rule"), "@incoming");
+    assert.equal(res.routeCacheClears, 0);
+  });
+  for (const [name, baggage] of [
+    ["two baggage lines, v2 first", [["baggage", "lane=v2"], ["baggage", "k=1,lane=evil"]]],
+    ["two baggage lines, v2 last", [["baggage", "lane=evil,k=1"], ["baggage", "lane=v2"]]],
+    ["one baggage line with the lane twice", [["baggage", "lane=v2,k=1,lane=v2"]]],
+  ] as [string, [string, string][]][]) {
+    test(`baggage lane sent more than once (${name}): not kept; one lane member with the decision goes upstream`, async () => {
+      const r = await router({ ...REPRO, baggageKey: "lane" });
+      const res = r.run(req("/", baggage));
+      assert.equal(routeOf(res), "v1");
+      assert.equal(res.filterStateString("wasm.router.rule"), "@default");
+      const out = sent(res, "baggage");
+      assert.equal(out.length, 1);
+      assert.deepEqual(out[0].split(",").filter((m) => m.startsWith("lane=")), ["lane=v1"]);
+      assert.ok(out[0].split(",").includes("k=1"), "other members stay");
+      assert.equal(r.metric("incoming.unknown"), 1);
+    });
+  }
+  test("two header lines but one known lane: the lane is kept and the header is rewritten to one line", async () => {
+    const r = await router({ ...REPRO, baggageKey: "lane" });
+    const res = r.run(req("/", [["x-route", "v2"], ["x-route", "evil"], ["baggage", "lane=v2"]]));
+    assert.deepEqual(sent(res, "x-route"), ["v2"]);
+    assert.deepEqual(sent(res, "baggage"), ["lane=v2"]);
+    assert.equal(res.filterStateString("wasm.router.rule"), "@incoming");
+    assert.equal(res.routeCacheClears, 1);
+  });
+  test("a kept header with a duplicated lane: the lane is brought in line as one member", async () => {
+    const r = await router({ ...REPRO, baggageKey: "lane" });
+    const res = r.run(req("/", [["x-route", "v2"], ["baggage", "lane=v1,lane=v2"]]));
+    assert.deepEqual(sent(res, "x-route"), ["v2"]);
+    assert.deepEqual(sent(res, "baggage"), ["lane=v2"]);
+    assert.equal(res.filterStateString("wasm.router.rule"), "@incoming");
+  });
+  test("with trustIncoming: false two lines are replaced by the decision, as before", async () => {
+    const r = await router({ defaultRoute: "v1", routes: ["v2"] });
+    const res = r.run(req("/", [["x-route", "v2"], ["x-route", "evil"]]));
+    assert.deepEqual(sent(res, "x-route"), ["v1"]);
+  });
+});
