@@ -31,6 +31,7 @@ function commands(format: string): { name: string; arg?: string }[] {
 const DOCUMENTED_KEYS = [
   "wasm.access-log.record", "wasm.access-log.path", "wasm.access-log.request_id", "wasm.access-log.trace_id",
   "wasm.access-log.caller", "wasm.router.route", "wasm.router.rule", "wasm.authz.decision", "wasm.authz.rule",
+  "wasm.tracing.other_trace_id",
 ];
 
 test("the Envoy format string parses and prints every filter-state key as PLAIN", () => {
