@@ -2,7 +2,7 @@
 // and, inside a rule, the rule.
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
-import { AuthzHarness } from "./helpers.ts";
+import { AuthzHarness, ISSUE_EXAMPLE } from "./helpers.ts";
 
 let h: AuthzHarness;
 before(async () => { h = await new AuthzHarness().load(); });
@@ -20,16 +20,7 @@ const rule = (r: unknown) => ({ rules: [ok, r] });
 
 describe("valid configuration", () => {
   it("accepts the issue's example", () => {
-    const r = h.configure({
-      mode: "enforce", trustDomain: "cluster.local", identitySources: ["peer-certificate"],
-      rules: [
-        { name: "deny-admin", action: "DENY", to: { paths: ["/admin", "/admin/*"] } },
-        { name: "frontend-reads-orders", action: "ALLOW", from: { principals: ["spiffe://cluster.local/ns/web/sa/frontend"] }, to: { methods: ["GET"], paths: ["/api/orders/*"] } },
-        { name: "ops-namespace", action: "ALLOW", from: { namespaces: ["ops"] } },
-        { name: "audit-writes", action: "AUDIT", to: { methods: ["POST", "PUT", "PATCH", "DELETE"] } },
-      ],
-      denyStatus: 403, denyBody: "RBAC: access denied",
-    });
+    const r = h.configure(ISSUE_EXAMPLE);
     assert.deepEqual(r, { status: "ok", errors: [] });
   });
 

@@ -1,7 +1,7 @@
 // The AuthorizationPolicy decision table and every pattern form, on the real module.
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
-import { AuthzHarness, send, id, type Req } from "./helpers.ts";
+import { AuthzHarness, ISSUE_EXAMPLE, send, id, type Req } from "./helpers.ts";
 
 const FRONTEND = id("web", "frontend");
 const OPS = id("ops", "runner");
@@ -22,16 +22,7 @@ function decide(config: unknown, reqs: Req[]): string[] {
 }
 
 describe("decision table", () => {
-  const issueConfig = {
-    mode: "enforce", trustDomain: "cluster.local", identitySources: ["peer-certificate"],
-    rules: [
-      { name: "deny-admin", action: "DENY", to: { paths: ["/admin", "/admin/*"] } },
-      { name: "frontend-reads-orders", action: "ALLOW", from: { principals: ["spiffe://cluster.local/ns/web/sa/frontend"] }, to: { methods: ["GET"], paths: ["/api/orders/*"] } },
-      { name: "ops-namespace", action: "ALLOW", from: { namespaces: ["ops"] } },
-      { name: "audit-writes", action: "AUDIT", to: { methods: ["POST", "PUT", "PATCH", "DELETE"] } },
-    ],
-    denyStatus: 403, denyBody: "RBAC: access denied",
-  };
+  const issueConfig = ISSUE_EXAMPLE;
 
   it("follows the issue's example policy", () => {
     assert.deepEqual(decide(issueConfig, [

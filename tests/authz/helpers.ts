@@ -6,6 +6,18 @@ export const MODULE = new URL("../../build/mesh-filters.wasm", import.meta.url).
 export const TD = "cluster.local";
 export const id = (ns: string, sa: string, td = TD) => `spiffe://${td}/ns/${ns}/sa/${sa}`;
 
+/** The configuration example of issue 6, verbatim. */
+export const ISSUE_EXAMPLE = {
+  mode: "enforce", trustDomain: "cluster.local", identitySources: ["peer-certificate"],
+  rules: [
+    { name: "deny-admin", action: "DENY", to: { paths: ["/admin", "/admin/*"] } },
+    { name: "frontend-reads-orders", action: "ALLOW", from: { principals: ["spiffe://cluster.local/ns/web/sa/frontend"] }, to: { methods: ["GET"], paths: ["/api/orders/*"] } },
+    { name: "ops-namespace", action: "ALLOW", from: { namespaces: ["ops"] } },
+    { name: "audit-writes", action: "AUDIT", to: { methods: ["POST", "PUT", "PATCH", "DELETE"] } },
+  ],
+  denyStatus: 403, denyBody: "RBAC: access denied",
+};
+
 export class AuthzHarness {
   // rawPath: these tests prove the filter's own normalization, so every path reaches it as sent, including ones
   // Envoy's connection manager would normalize or refuse before any filter ('#', %00, no leading '/').

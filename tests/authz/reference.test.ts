@@ -5,18 +5,7 @@
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { AuthzHarness, send, id, type Req } from "./helpers.ts";
-
-// Small deterministic PRNG (mulberry32) so a failure can be replayed from its seed.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../support/rng.ts";
 
 const NAMESPACES = ["web", "ops", "team-a", "team-b", "batch"];
 const ACCOUNTS = ["frontend", "runner", "api", "job"];

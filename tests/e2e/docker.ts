@@ -1,7 +1,7 @@
 // Support for the real-Envoy end-to-end tests: a bounded Docker probe, the containers, and requests.
 // testcontainers is imported only once a Docker engine answered, so the suite skips fast without one.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { request as httpRequest, type IncomingHttpHeaders, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,19 +37,7 @@ export async function probeDocker(): Promise<Probe> {
   const url = new URL(endpoint);
   if (url.protocol === "unix:") {
     if (!existsSync(url.pathname)) return fail(`${url.pathname} does not exist`);
-    return new Promise<Probe>((done) => {
-      const req = httpRequest({ socketPath: url.pathname, path: "/_ping", method: "GET", timeout: PROBE_TIMEOUT_MS }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const body = Buffer.concat(chunks).toString();
-          done(res.statusCode === 200 && body.trim() === "OK" ? { ok: true, endpoint } : fail(`/_ping answered ${res.statusCode} ${JSON.stringify(body.slice(0, 80))}`));
-        });
-      });
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)));
-      req.on("error", (e) => done(fail(e.message)));
-      req.end();
-    });
+    return ping(httpRequest, fail, endpoint, { socketPath: url.pathname, path: "/_ping", method: "GET", timeout: PROBE_TIMEOUT_MS });
   }
   if (url.protocol === "tcp:" || url.protocol === "http:" || url.protocol === "https:") {
     // DOCKER_TLS_VERIFY / DOCKER_CERT_PATH mean a TLS engine with client certificates, as the docker CLI reads them.
@@ -60,21 +48,26 @@ export async function probeDocker(): Promise<Probe> {
       host: url.hostname, port: Number(url.port || (tls ? 2376 : 2375)), path: "/_ping", method: "GET", timeout: PROBE_TIMEOUT_MS,
       ...(tls ? { ca: readPem("ca.pem"), cert: readPem("cert.pem"), key: readPem("key.pem") } : {}),
     };
-    return new Promise<Probe>((done) => {
-      const req = (tls ? httpsRequest : httpRequest)(options, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const body = Buffer.concat(chunks).toString();
-          done(res.statusCode === 200 && body.trim() === "OK" ? { ok: true, endpoint } : fail(`/_ping answered ${res.statusCode} ${JSON.stringify(body.slice(0, 80))}`));
-        });
-      });
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)));
-      req.on("error", (e) => done(fail(e.message)));
-      req.end();
-    });
+    return ping(tls ? httpsRequest : httpRequest, fail, endpoint, options);
   }
   return fail(`unsupported DOCKER_HOST scheme ${url.protocol}`);
+}
+
+/** GET /_ping with the given client and options; the engine must answer 200 "OK". */
+function ping(request: typeof httpRequest, fail: (why: string) => Probe, endpoint: string, options: RequestOptions): Promise<Probe> {
+  return new Promise<Probe>((done) => {
+    const req = request(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const body = Buffer.concat(chunks).toString();
+        done(res.statusCode === 200 && body.trim() === "OK" ? { ok: true, endpoint } : fail(`/_ping answered ${res.statusCode} ${JSON.stringify(body.slice(0, 80))}`));
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)));
+    req.on("error", (e) => done(fail(e.message)));
+    req.end();
+  });
 }
 
 // ---- HTTP -----------------------------------------------------------------------------------------

@@ -7,18 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { BlockList, isIPv4 } from "node:net";
 import { router, req, routeOf } from "./support.ts";
-
-// Small deterministic PRNG (mulberry32) so a failure can be replayed from its seed.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../support/rng.ts";
 
 const METHODS = ["GET", "POST", "PUT", "DELETE"];
 const SEGMENTS = ["api", "v1", "v2", "orders", "cart", "x.json", "svc-7"];
