@@ -175,10 +175,30 @@ export function unescapeSlashes(p: string): { path: string; changed: boolean } {
   return { path: out, changed: out.length !== p.length };
 }
 
-/** ConnectionManagerUtility::maybeNormalizePath: the new :path, or "reject" (400 path_normalization_failed). */
-export function normalizeRequestPath(p: string, level: PathNormalization): string | "reject" {
-  // runtime guard http_reject_path_with_fragment is on in 1.28: a '#' is refused whatever the settings
-  if (p.includes("#")) return "reject";
+/**
+ * The Envoy runtime the proxy runs with. "istio-1.20": Istio 1.20.8's bootstrap static layer (pkg/bootstrap/config.go
+ * extractRuntimeFlags, rendered into layered_runtime by envoy_bootstrap.json); "envoy-1.28": Envoy 1.28's built-in
+ * defaults (runtime_features.cc). Of the flags Istio sets, only http_reject_path_with_fragment (false in Istio, true in
+ * Envoy) changes something the host models; the others concern connection limits, RE2 program size, a deprecated
+ * listener field and (FIPS builds only) gRPC TLS 1.3.
+ */
+export type EnvoyRuntime = "istio-1.20" | "envoy-1.28";
+export const ENVOY_RUNTIMES: readonly EnvoyRuntime[] = ["istio-1.20", "envoy-1.28"];
+
+/** envoy.reloadable_features.http_reject_path_with_fragment under the given runtime. */
+export const rejectsPathWithFragment = (runtime: EnvoyRuntime): boolean => runtime === "envoy-1.28";
+
+/**
+ * ConnectionManagerUtility::maybeNormalizePath: the new :path, or "reject" (400 path_normalization_failed).
+ * A '#' is handled first, whatever the level (NONE too): refused when http_reject_path_with_fragment is on (Envoy's
+ * default), else everything from it on is dropped (Istio's runtime) and the rest is normalized as usual.
+ */
+export function normalizeRequestPath(p: string, level: PathNormalization, runtime: EnvoyRuntime = "istio-1.20"): string | "reject" {
+  const fragment = p.indexOf("#");
+  if (fragment >= 0) {
+    if (rejectsPathWithFragment(runtime)) return "reject";
+    p = p.slice(0, fragment);
+  }
   const cfg = hcmPathSettings(level);
   if (cfg.escapedSlashes === "UNESCAPE_AND_FORWARD") p = unescapeSlashes(p).path;
   if (cfg.normalizePath) {

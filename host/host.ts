@@ -7,7 +7,7 @@ import { Vm, Ctx } from "./vm.ts";
 import { Stream, type StreamOptions, type StreamResult } from "./stream.ts";
 import type { HeaderList } from "./headers.ts";
 import type { HostCore, NodeInfo, PluginState, Direction } from "./types.ts";
-import type { PathNormalization, TracerName } from "./hcm.ts";
+import type { PathNormalization, EnvoyRuntime, TracerName } from "./hcm.ts";
 
 /** Envoy refused the module or the plugin configuration; `message` is the root cause Envoy logs. */
 export class EnvoyRejection extends Error {
@@ -48,9 +48,13 @@ export interface HostOptions {
   generateRequestId?: boolean;
   /** MeshConfig pathNormalization the HCM applies to :path before any filter (default "BASE", Istio 1.20.8's default) */
   pathNormalization?: PathNormalization;
-  /** skip the HCM's :path handling entirely (no 404/400 refusals, no normalization): not an Envoy setting, for tests
-   *  that feed filters paths Envoy never lets through ('#', no leading '/', %00), as with raw header bytes */
+  /** skip the HCM's :path handling entirely (no 404/400 refusals, no normalization, no fragment stripping): not an
+   *  Envoy setting, for tests that feed filters paths Envoy never lets through (no leading '/', %00, a '#'), as with
+   *  raw header bytes */
   rawPath?: boolean;
+  /** the Envoy runtime layer (default "istio-1.20": Istio 1.20.8's bootstrap sets http_reject_path_with_fragment
+   *  false, so a '#' and what follows is stripped from :path; "envoy-1.28": Envoy's defaults, a '#' is refused 400) */
+  runtime?: EnvoyRuntime;
   /** Envoy's HTTP tracer around the filters (default "none"; Istio 1.20.8's default mesh uses "zipkin") */
   tracer?: TracerName;
   /** random trace sampling, percent (Istio PILOT_TRACE_SAMPLING / Telemetry randomSamplingPercentage; default 1) */

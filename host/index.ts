@@ -8,9 +8,10 @@ export type {
 } from "./stream.ts";
 export {
   PATH_NORMALIZATIONS, hcmPathSettings, canonicalizePath, mergeSlashes, unescapeSlashes, normalizeRequestPath,
+  ENVOY_RUNTIMES, rejectsPathWithFragment,
   atoull16, mutateTracingRequestHeader, zipkinStartSpan, otelStartSpan, startSpan, injectSpan,
 } from "./hcm.ts";
-export type { PathNormalization, TracerName, TraceReason, EnvoySpan } from "./hcm.ts";
+export type { PathNormalization, EnvoyRuntime, TracerName, TraceReason, EnvoySpan } from "./hcm.ts";
 export { inspectModule, printValTypes } from "./wasm-binary.ts";
 export type { ModuleInspection, ModuleImport, ModuleExport, FuncSig } from "./wasm-binary.ts";
 export { IMPORTS, WasmResult, HeaderMapType, BufferType, LOG_LEVEL_NAMES } from "./abi.ts";

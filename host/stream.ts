@@ -11,7 +11,7 @@ import type { StreamInfoData, ConnectionInfo } from "./types.ts";
 import type { EnvoyHost, Plugin } from "./host.ts";
 import {
   normalizeRequestPath, mutateTracingRequestHeader, startSpan, injectSpan,
-  type PathNormalization, type TracerName, type TraceReason, type EnvoySpan,
+  type PathNormalization, type EnvoyRuntime, type TracerName, type TraceReason, type EnvoySpan,
 } from "./hcm.ts";
 
 // H: the header list type a spec uses. It defaults to text pairs so code that reads a spec back gets strings;
@@ -72,6 +72,8 @@ export interface StreamOptions<H extends HeaderList = TextHeaderList> {
   pathNormalization?: PathNormalization;
   /** per-stream override of HostOptions.rawPath */
   rawPath?: boolean;
+  /** per-stream override of HostOptions.runtime */
+  runtime?: EnvoyRuntime;
   /** per-stream override of HostOptions.tracer */
   tracer?: TracerName;
   /** per-stream override of HostOptions.randomSamplingPercent */
@@ -557,7 +559,7 @@ export class Stream {
     if (path === undefined) return null;
     if (path.charCodeAt(0) !== 0x2f) return { code: 404, details: "absolute_path_rejected" };
     const level = this.opts.pathNormalization ?? this.host.options.pathNormalization ?? "BASE";
-    const p = normalizeRequestPath(path, level);
+    const p = normalizeRequestPath(path, level, this.opts.runtime ?? this.host.options.runtime ?? "istio-1.20");
     if (p === "reject") return { code: 400, details: "path_normalization_failed" };
     if (p !== path) h.setInPlace(":path", p);
     return null;

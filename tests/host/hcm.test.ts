@@ -5,7 +5,7 @@
 //   mutateTracingRequestHeader, tracers/zipkin, tracers/opentelemetry, router/upstream_request.cc).
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { normalizeRequestPath, canonicalizePath, hcmPathSettings, mutateTracingRequestHeader, HeaderMap, type PathNormalization } from "../../host/index.ts";
+import { normalizeRequestPath, canonicalizePath, hcmPathSettings, mutateTracingRequestHeader, HeaderMap, type PathNormalization, type HostOptions } from "../../host/index.ts";
 import { probeHost, answer, GET } from "../support/probe.ts";
 
 const withPath = (path: string): [string, string][] => GET.map(([k, v]) => [k, k === ":path" ? path : v]);
@@ -19,7 +19,8 @@ describe("path normalization (MeshConfig pathNormalization → HCM normalize_pat
     assert.deepEqual(hcmPathSettings("DECODE_AND_MERGE_SLASHES"), { normalizePath: true, mergeSlashes: true, escapedSlashes: "UNESCAPE_AND_FORWARD" });
   });
 
-  // path → [NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES]; "reject" = 400 path_normalization_failed
+  // path → [NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES] under Istio 1.20.8's runtime (the default);
+  // "reject" = 400 path_normalization_failed
   const TABLE: [string, string, string, string, string][] = [
     ["/a/b/../c", "/a/b/../c", "/a/c", "/a/c", "/a/c"],
     ["/a/./b/.", "/a/./b/.", "/a/b/", "/a/b/", "/a/b/"],
@@ -40,18 +41,35 @@ describe("path normalization (MeshConfig pathNormalization → HCM normalize_pat
     ["/A/B?q=/../x", "/A/B?q=/../x", "/A/B?q=/../x", "/A/B?q=/../x", "/A/B?q=/../x"],
     ["/x/%00", "/x/%00", "reject", "reject", "reject"],
     ["/xyz/AAAAA%%0000/abc", "/xyz/AAAAA%%0000/abc", "reject", "reject", "reject"],
-    ["/x#frag", "reject", "reject", "reject", "reject"],
-    ["/x?q#", "reject", "reject", "reject", "reject"],
+    // a '#' and everything after it is dropped first, at every level (NONE too), then the rest is normalized:
+    // normalizing first would give "/d" (the '#' escaped inside one segment) and refuse the %00
+    ["/x#frag", "/x", "/x", "/x", "/x"],
+    ["/x?q#", "/x?q", "/x?q", "/x?q", "/x?q"],
+    ["/a/../b#c/../d", "/a/../b", "/b", "/b", "/b"],
+    ["/x#%00", "/x", "/x", "/x", "/x"],
+    ["/p#a?b=c", "/p", "/p", "/p", "/p"],
   ];
   const LEVELS: PathNormalization[] = ["NONE", "BASE", "MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"];
 
-  test("each level's effect on a table of paths (query untouched; '#' refused at every level; %00 refused when normalizing)", () => {
+  test("each level's effect on a table of paths (query untouched; fragment stripped at every level; %00 refused when normalizing)", () => {
     for (const [path, ...expected] of TABLE) {
       const bin = Buffer.from(path, "utf8").toString("latin1");
       LEVELS.forEach((level, i) => {
         const got = normalizeRequestPath(bin, level);
         const text = got === "reject" ? got : Buffer.from(got, "latin1").toString("utf8");
         assert.equal(text, expected[i], `${level} ${JSON.stringify(path)}`);
+        assert.equal(normalizeRequestPath(bin, level, "istio-1.20"), got, "istio-1.20 is the default runtime");
+      });
+    }
+  });
+
+  test("under Envoy 1.28's own runtime (http_reject_path_with_fragment on) a '#' is refused at every level; other paths as with Istio's", () => {
+    for (const [path, ...expected] of TABLE) {
+      const bin = Buffer.from(path, "utf8").toString("latin1");
+      LEVELS.forEach((level, i) => {
+        const got = normalizeRequestPath(bin, level, "envoy-1.28");
+        const text = got === "reject" ? got : Buffer.from(got, "latin1").toString("utf8");
+        assert.equal(text, path.includes("#") ? "reject" : expected[i], `${level} ${JSON.stringify(path)}`);
       });
     }
   });
@@ -86,17 +104,19 @@ describe("path normalization (MeshConfig pathNormalization → HCM normalize_pat
     assert.equal(answer(raw.logs, "request_headers get_header 0 :path"), "0 no-slash#frag");
   });
 
-  const REFUSALS: [string, string | undefined, number, string][] = [
-    ["a fragment", "/x#y", 400, "path_normalization_failed"],
+  const REFUSALS: [string, string | undefined, number, string, HostOptions?][] = [
+    ["a fragment under Envoy 1.28's runtime", "/x#y", 400, "path_normalization_failed", { runtime: "envoy-1.28" }],
+    ["a fragment under Envoy 1.28's runtime, pathNormalization NONE", "/a#b", 400, "path_normalization_failed", { runtime: "envoy-1.28", pathNormalization: "NONE" }],
+    ["'#' first (not a '/'), Istio's runtime", "#x", 404, "absolute_path_rejected"],
     ["%00 (BASE)", "/x%00", 400, "path_normalization_failed"],
     ["no leading '/'", "x/y", 404, "absolute_path_rejected"],
     ["'*'", "*", 404, "absolute_path_rejected"],
     ["an empty :path", "", 404, "missing_path_rejected"],
     ["no :path", undefined, 404, "missing_path_rejected"],
   ];
-  for (const [what, path, status, details] of REFUSALS) {
+  for (const [what, path, status, details, opts] of REFUSALS) {
     test(`${what}: the connection manager answers ${status} ${details}; no filter is created, none gets on_log`, async () => {
-      const { host, plugin } = await probeHost();
+      const { host, plugin } = await probeHost(opts);
       const a = plugin("ns.a", ["request_headers: get_header 0 :path", "log: get_header 0 :path"]);
       const b = plugin("ns.b", ["log: get_header 0 :path"]);
       const headers = path === undefined ? GET.filter(([k]) => k !== ":path") : withPath(path);
@@ -117,11 +137,29 @@ describe("path normalization (MeshConfig pathNormalization → HCM normalize_pat
     });
   }
 
-  test("a '#' is refused even with pathNormalization NONE (runtime guard http_reject_path_with_fragment)", async () => {
+  test("Istio's runtime (default): the fragment is stripped before any filter, even with NONE; filters, properties, upstream and access log see the stripped path", async () => {
     const { host, plugin } = await probeHost({ pathNormalization: "NONE" });
-    const r = host.chain([plugin("ns.p", ["request_headers: get_header 0 :path"])]).run({ request: { headers: withPath("/a#b") } });
-    assert.equal(r.response?.status, 400);
-    assert.deepEqual(r.callbacks, []);
+    const p = plugin("ns.p", ["request_headers: get_header 0 :path; prop_str request/path; prop_str request/url_path", "log: get_header 0 :path"]);
+    const chain = host.chain([p]);
+    const r = chain.run({ request: { headers: withPath("/a/../b?q=1#frag/../x") } });
+    assert.equal(r.outcome, "upstream");
+    assert.equal(answer(r.logs, "request_headers get_header 0 :path"), "0 /a/../b?q=1");
+    assert.equal(answer(r.logs, "request_headers prop_str request/path"), "0 /a/../b?q=1");
+    assert.equal(answer(r.logs, "request_headers prop_str request/url_path"), "0 /a/../b");
+    assert.equal(answer(r.logs, "log get_header 0 :path"), "0 /a/../b?q=1");
+    assert.equal(header(r.upstreamRequest?.headers, ":path"), "/a/../b?q=1");
+    assert.equal(header(r.hcmRequestHeaders, ":path"), "/a/../b?q=1");
+    // per-stream runtime override: Envoy's own default refuses the same request before any filter
+    const refused = chain.run({ request: { headers: withPath("/a/../b?q=1#frag/../x") }, runtime: "envoy-1.28" });
+    assert.equal(refused.response?.status, 400);
+    assert.equal(refused.responseCodeDetails, "path_normalization_failed");
+    assert.deepEqual(refused.callbacks, []);
+  });
+
+  test("rawPath skips the fragment stripping too: the filter gets the '#' as sent", async () => {
+    const { host, plugin } = await probeHost();
+    const r = host.chain([plugin("ns.p", ["request_headers: get_header 0 :path"])]).run({ request: { headers: withPath("/a#b") }, rawPath: true });
+    assert.equal(answer(r.logs, "request_headers get_header 0 :path"), "0 /a#b");
   });
 });
 
