@@ -20,7 +20,8 @@ export const ISSUE_EXAMPLE = {
 
 export class AuthzHarness {
   // rawPath: these tests prove the filter's own normalization, so every path reaches it as sent, including ones
-  // Envoy's connection manager would normalize or refuse before any filter ('#', %00, no leading '/').
+  // Envoy's connection manager would normalize, strip ('#' and what follows) or refuse (%00, no leading '/') before
+  // any filter.
   host = new EnvoyHost({ logLevel: "info", rawPath: true });
   private module: Awaited<ReturnType<EnvoyHost["loadModule"]>> | null = null;
   private count = 0;

@@ -12,7 +12,8 @@ export interface Router {
 
 /** A fresh host (a separate VM) with one router plugin configured from cfg (object or raw JSON text). */
 export async function router(cfg: unknown, opts: { logLevel?: LogLevelName; name?: string; recordCallbacks?: boolean; rawPath?: boolean } = {}): Promise<Router> {
-  // rawPath: for tests that feed the router a path Envoy refuses before any filter (a '#' fragment)
+  // rawPath: for tests that feed the router a path Envoy never delivers to a filter (a '#' fragment: Istio's runtime
+  // strips it before any filter, Envoy's default refuses it) to prove the router's own handling of it
   const host = new EnvoyHost({ logLevel: opts.logLevel ?? "info", recordCallbacks: opts.recordCallbacks ?? false, rawPath: opts.rawPath });
   const module = await host.loadModule(MODULE);
   const configuration = typeof cfg === "string" ? cfg : JSON.stringify(cfg);
