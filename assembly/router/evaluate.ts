@@ -6,7 +6,7 @@
 import { RouterConfig, Rule, Condition, Split, CondKind, Op, HashSource, SLOT_PATH, SLOT_METHOD } from "./config";
 import { RuleIndex, AttrIndex, AttrKind, RuleBits } from "./rule-index";
 import { IpAddr } from "../common/cidr";
-import { bytesEqual, startsWith, endsWith, contains, rangeEquals, indexOf, findCookie, findQueryParam, sliceStart, sliceEnd } from "../common/bytes";
+import { bytesEqual, startsWith, endsWith, contains, rangeEquals, indexOf, findCookie, sliceStart, sliceEnd } from "../common/bytes";
 import { fmix64, fnv1aStep, pickWeighted } from "../common/hash";
 
 /** What the rules can ask about a request. Implementations cache: each value is read once. */
@@ -15,7 +15,7 @@ export abstract class RequestValues {
   abstract header(slot: i32): ArrayBuffer | null;
   /** End of the path part of :path (before `?` or `#`). */
   abstract pathEnd(path: ArrayBuffer): i32;
-  /** Query parameter by slot (RouterConfig.queryNames) as a packed slice of :path, or NO_SLICE. */
+  /** Query parameter by slot (RouterConfig.queryNames) as a packed slice of :path, or NO_SLICE (no `?` = no parameters). */
   abstract query(slot: i32): i64;
   /** The client address, or null when it cannot be determined. */
   abstract client(): IpAddr | null;

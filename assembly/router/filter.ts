@@ -8,7 +8,8 @@ import {
   log, log_enabled, get_header_map_value, get_header_map_flat_pairs, replace_header_map_value,
   remove_header_map_value, get_property_bytes, set_property_bytes,
 } from "@solo-io/proxy-runtime";
-import { bytesEqual, indexOfByte, rangeEquals, findQueryParam, sliceStart, sliceEnd, NO_SLICE } from "../common/bytes";
+import { bytesEqual, indexOfByte, rangeEquals, sliceStart, sliceEnd, NO_SLICE } from "../common/bytes";
+import { pathQueryParam } from "./query";
 import { IpAddr, parseSocketAddress, xffClientAddress } from "../common/cidr";
 import { RouterConfig, Role, compileConfig, SLOT_ROUTE, SLOT_PATH, LABEL_DEFAULT, LABEL_INCOMING } from "./config";
 import { RequestValues, Evaluator } from "./evaluate";
@@ -154,12 +155,12 @@ class RequestView extends RequestValues {
     unchecked((this.loaded[slot] = this.gen));
   }
 
-  /** Query parameter by slot in :path (first occurrence, raw), as a packed slice, or NO_SLICE. */
+  /** Query parameter by slot in :path (first occurrence, raw), as a packed slice, or NO_SLICE (always when :path has no `?`). */
   query(slot: i32): i64 {
     if (slot < 0 || slot >= this.queries.length) return NO_SLICE;
     if (unchecked(this.queryLoaded[slot]) != this.gen) {
       const p = this.header(SLOT_PATH);
-      unchecked((this.queries[slot] = p == null ? NO_SLICE : findQueryParam(p, unchecked(this.queryNames[slot]))));
+      unchecked((this.queries[slot] = p == null ? NO_SLICE : pathQueryParam(p, unchecked(this.queryNames[slot]))));
       unchecked((this.queryLoaded[slot] = this.gen));
     }
     return unchecked(this.queries[slot]);

@@ -3,6 +3,7 @@ import { compileCallerPattern, anyCallerMatches, CallerPattern } from "./callers
 import { MatchKind } from "../common/matchers";
 import { findBaggageValue, setBaggageMember, countBaggageMembers } from "./baggage";
 import { joinHeaderValues, countHeaderLines } from "./pairs";
+import { pathQueryParam } from "./query";
 import { sliceToString, NO_SLICE } from "../common/bytes";
 import { b, raw, cat } from "../common/spec-helpers";
 
@@ -165,5 +166,33 @@ describe("copies of a route value", () => {
     expect(countBaggageMembers(b("lane=v2,k=1, lane = v3;p"), b("lane"))).toBe(2);
     expect(countBaggageMembers(b("lanes=v2,k=1"), b("lane"))).toBe(0);
     expect(countBaggageMembers(b(",,lane,"), b("lane"))).toBe(1);
+  });
+});
+
+describe("query parameters of :path", () => {
+  it("are found only after the first '?'", () => {
+    const p = b("/promo?group=beta&flag&u=1");
+    expect(sliceToString(p, pathQueryParam(p, b("group")))).toBe("beta");
+    expect(sliceToString(p, pathQueryParam(p, b("flag")))).toBe("");
+    expect(sliceToString(p, pathQueryParam(p, b("u")))).toBe("1");
+  });
+  it("do not exist in a path without '?', whatever it looks like", () => {
+    expect(pathQueryParam(b("/promo&group=beta"), b("group"))).toBe(NO_SLICE);
+    expect(pathQueryParam(b("group=beta"), b("group"))).toBe(NO_SLICE);
+    expect(pathQueryParam(b("/a=1"), b("/a"))).toBe(NO_SLICE);
+    expect(pathQueryParam(b("&flag"), b("flag"))).toBe(NO_SLICE);
+    expect(pathQueryParam(b(""), b("a"))).toBe(NO_SLICE);
+  });
+  it("do not exist when the '?' is inside the fragment", () => {
+    expect(pathQueryParam(b("/x#?v=1"), b("v"))).toBe(NO_SLICE);
+    expect(pathQueryParam(b("/x&v=1#?v=2"), b("v"))).toBe(NO_SLICE);
+    const p = b("/x?v=1#&w=2");
+    expect(sliceToString(p, pathQueryParam(p, b("v")))).toBe("1");
+    expect(pathQueryParam(p, b("w"))).toBe(NO_SLICE);
+  });
+  it("before the '?' are not parameters", () => {
+    const p = b("/a&v=1?w=2");
+    expect(pathQueryParam(p, b("v"))).toBe(NO_SLICE);
+    expect(sliceToString(p, pathQueryParam(p, b("w")))).toBe("2");
   });
 });

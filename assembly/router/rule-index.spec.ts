@@ -2,7 +2,8 @@ import { compileConfigString, RouterConfig, SLOT_PATH } from "./config";
 import { Evaluator, RequestValues } from "./evaluate";
 import { AttrKind } from "./rule-index";
 import { IpAddr, parseSocketAddress } from "../common/cidr";
-import { findQueryParam, indexOfByte, NO_SLICE } from "../common/bytes";
+import { indexOfByte, NO_SLICE } from "../common/bytes";
+import { pathQueryParam } from "./query";
 
 /** A request given directly; counts reads so specs can check laziness. */
 class FakeRequest extends RequestValues {
@@ -33,7 +34,7 @@ class FakeRequest extends RequestValues {
   }
   query(slot: i32): i64 {
     const p = this.values[SLOT_PATH];
-    return p == null ? NO_SLICE : findQueryParam(p, this.cfg.queryNames[slot]);
+    return p == null ? NO_SLICE : pathQueryParam(p, this.cfg.queryNames[slot]);
   }
   client(): IpAddr | null {
     this.clientReads++;

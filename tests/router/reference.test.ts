@@ -90,7 +90,8 @@ function makeRequest(r: () => number, n: number): Req {
       const v = name === "beta" && r() < 0.7 ? `b${id()}` : pick(VALUES);
       return r() < 0.85 ? `${name}=${v}` : name;
     });
-    path += "?" + params.join("&");
+    // Sometimes without the '?': "/cart&beta=b7" has no query parameters at all.
+    path += (r() < 0.2 ? "&" : "?") + params.join("&");
   }
   const headers: [string, string][] = [];
   if (r() < 0.8) headers.push(["x-tenant", r() < 0.8 ? `tenant-${id()}` : pick(VALUES)]);
