@@ -52,6 +52,18 @@ describe("access-log configuration", () => {
     expect(e.includes("tags.t: must be a string, got number")).toBe(true, "tags.t: must be a string, got number");
   });
 
+  it("stores listed query parameter names in the normalized form requests are compared in", () => {
+    const c = compileConfig(b('{"redactQueryParams":[" Access.Token ","user[password]","a b","x\\u0000y"]}')).config!;
+    expect(String.UTF8.decode(c.redactQueryParams[0])).toBe("access_token");
+    expect(String.UTF8.decode(c.redactQueryParams[1])).toBe("user[password]");
+    expect(String.UTF8.decode(c.redactQueryParams[2])).toBe("a_b");
+    expect(String.UTF8.decode(c.redactQueryParams[3])).toBe("x");
+  });
+
+  it("rejects a listed query parameter name that is blank after trimming", () => {
+    expect(errors('{"redactQueryParams":["token","  \\t"]}').includes("redactQueryParams[1]: \"  \\t\" is blank")).toBe(true, "blank name");
+  });
+
   it("rejects duplicate header names that differ only in case", () => {
     expect(errors('{"responseHeaders":["Content-Type","content-type"]}').includes("responseHeaders[1]")).toBe(true, "responseHeaders[1]");
   });

@@ -150,8 +150,9 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
   for (let i = 0; i < reqNames.length; i++) cfg.requestHeaders.push(new CapturedHeader(reqNames[i], cfg.redactHeaders.includes(reqNames[i])));
   for (let i = 0; i < respNames.length; i++) cfg.responseHeaders.push(new CapturedHeader(respNames[i], cfg.redactHeaders.includes(respNames[i])));
 
-  // Query parameter names: any non-empty string; matched case-insensitively after
-  // percent-decoding, so they are stored lower-cased and must be unique in that form.
+  // Query parameter names: any non-empty string; matched after the normalization of
+  // format.ts normalizeName, so they are stored in that form (listedParamName) and must be
+  // unique ignoring case.
   const qp = r.optArray(root, "", "redactQueryParams");
   if (qp == null) {
     const v = root!.get("redactQueryParams");
@@ -174,7 +175,12 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
         continue;
       }
       seen.push(lower);
-      cfg.redactQueryParams.push(String.UTF8.encode(lower));
+      const name = listedParamName(lower);
+      if (name.length == 0) {
+        r.error(path, jsonQuote(s) + " is blank (names are trimmed of spaces and control characters)");
+        continue;
+      }
+      cfg.redactQueryParams.push(String.UTF8.encode(name));
     }
   }
 
@@ -208,4 +214,24 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
   cfg.seal();
   res.config = cfg;
   return res;
+}
+
+/**
+ * A listed parameter name in the form request names take after normalization (format.ts
+ * normalizeName), minus percent-decoding (a listed name is already decoded): lower case, cut at
+ * a NUL, leading and trailing characters <= U+0020 dropped, inner ones and `.` as `_`. So
+ * `access.token` and `access_token` are the same listed name, as they are to PHP.
+ */
+export function listedParamName(lower: string): string {
+  let end = lower.indexOf("\0");
+  if (end < 0) end = lower.length;
+  let start = 0;
+  while (start < end && lower.charCodeAt(start) <= 0x20) start++;
+  while (end > start && lower.charCodeAt(end - 1) <= 0x20) end--;
+  let out = "";
+  for (let i = start; i < end; i++) {
+    const c = lower.charCodeAt(i);
+    out += c <= 0x20 || c == 0x2e ? "_" : String.fromCharCode(c);
+  }
+  return out;
 }

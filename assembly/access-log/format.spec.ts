@@ -83,6 +83,63 @@ describe("redactPath", () => {
     expect(queryNameMatches(b("%7"), 0, 2, b("%7"))).toBe(true);
     expect(queryNameMatches(b("%zzoken"), 0, 7, b("token"))).toBe(false);
   });
+  it("masks parameters in the fragment, with or without a query (OAuth implicit flow)", () => {
+    expect(redact("https://app/cb#access_token=S1&token_type=bearer", ["access_token", "token"])).toBe(
+      "https://app/cb#access_token=[REDACTED]&token_type=bearer");
+    expect(redact("/cb#access_token=S2", ["access_token"])).toBe("/cb#access_token=[REDACTED]");
+    expect(redact("/cb?x=1#token=S3&y=2", ["token"])).toBe("/cb?x=1#token=[REDACTED]&y=2");
+    expect(redact("/cb?x=1&y=2#z=3;token=S4", ["token"])).toBe("/cb?x=1&y=2#z=3;token=[REDACTED]");
+    expect(redact("/cb#", ["token"])).toBe("/cb#");
+    expect(redact("/cb#section-2", ["token"])).toBe("/cb#section-2");
+  });
+  it("masks a value up to the next '&' so '#' cannot smuggle part of a secret out", () => {
+    expect(redact("/p?token=abc#def&x=1", ["token"])).toBe("/p?token=[REDACTED]&x=1");
+    expect(redact("/p?token=abc#access_token=def", ["token", "access_token"])).toBe("/p?token=[REDACTED]");
+  });
+  it("masks the query of a URL nested in a value", () => {
+    expect(redact("/login?next=/b?token=S5&x=1", ["token"])).toBe("/login?next=/b?token=[REDACTED]&x=1");
+    expect(redact("/a?x=1,/b?token=S6", ["token"])).toBe("/a?x=1,/b?token=[REDACTED]");
+  });
+  it("normalizes names the way lenient frameworks read them", () => {
+    const variants = [
+      "token[]", "token[x]", "token[a][b]", "%20token", "+token", "token+", "token%20", "token%00",
+      "token%00junk", "tok%65n", "TOK%45N", "%74oken%5B%5D", "%09token", "token%0d%0a", "  token",
+      "token [0]", "token[",
+    ];
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[i];
+      expect(redact("/p?" + v + "=S&k=1", ["token"])).toBe("/p?" + v + "=[REDACTED]&k=1", "query: " + v);
+      expect(redact("/p#" + v + "=S&k=1", ["token"])).toBe("/p#" + v + "=[REDACTED]&k=1", "fragment: " + v);
+      expect(queryNameMatches(b(v), 0, v.length, b("token"))).toBe(true, v);
+    }
+  });
+  it("reads '.', inner blanks and '[' as '_' (PHP) and keeps bracketed listed names usable", () => {
+    expect(redact("/p?access.token=S&access+token=S&access%20token=S&access[token=S", ["access_token"])).toBe(
+      "/p?access.token=[REDACTED]&access+token=[REDACTED]&access%20token=[REDACTED]&access[token=[REDACTED]");
+    expect(redact("/p?user[password]=S&user[name]=bob", ["user[password]"])).toBe(
+      "/p?user[password]=[REDACTED]&user[name]=bob");
+  });
+  it("does not widen a name: other names, bracket-only names and inner NUL-free variants are kept", () => {
+    expect(redact("/p?tokenx=a&xtoken=b&to%20ken=c&[token]=d&tok=e&token%01x=f", ["token"])).toBe(
+      "/p?tokenx=a&xtoken=b&to%20ken=c&[token]=d&tok=e&token%01x=f");
+    expect(redact("/p?%2574oken=a", ["token"])).toBe("/p?%2574oken=a");
+  });
+  it("compares names of any length without overflowing, including long blank runs", () => {
+    const pad = "%20".repeat(500);
+    expect(redact("/p?" + pad + "token" + pad + "=S", ["token"])).toBe("/p?" + pad + "token" + pad + "=[REDACTED]");
+    const long = "a".repeat(300);
+    expect(redact("/p?" + long + "=1&" + long + "[x]=2", [long])).toBe("/p?" + long + "=[REDACTED]&" + long + "[x]=[REDACTED]");
+    expect(redact("/p?" + long + "b=1", [long])).toBe("/p?" + long + "b=1");
+    expect(redact("/p?token" + pad + "x=1", ["token"])).toBe("/p?token" + pad + "x=1");
+  });
+  it("keeps only a prefix when a cap cuts through a fragment secret, never part of it", () => {
+    const src = b("/cb#x=1&access_token[]=secret-value-secret-value");
+    for (let limit = 1; limit < 60; limit++) {
+      const out = new Scratch(4, limit);
+      redactPath(src, 0, src.byteLength, [b("access_token")], out);
+      expect(text(out).includes("secret")).toBe(false, limit.toString());
+    }
+  });
   it("keeps only a prefix when the output limit is reached, never the masked value", () => {
     const out = new Scratch(4, 12);
     const src = b("/p?token=secret-value");

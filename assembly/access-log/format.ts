@@ -168,68 +168,150 @@ export class PairsIter {
 export const MASK = "[REDACTED]";
 const MASK_BYTES = String.UTF8.encode(MASK);
 
-/** True when src[start, end) contains a `?`, i.e. may carry query parameters (a URL or path). */
+/**
+ * True when src[start, end) contains a `?` or `#`, i.e. may carry query or fragment parameters
+ * (a URL or path). One pass, no allocation: values without either skip redaction entirely.
+ */
 export function hasQuery(src: ArrayBuffer, start: i32, end: i32): bool {
   if (start < 0) start = 0;
   if (end > src.byteLength) end = src.byteLength;
   const p = changetype<usize>(src);
   for (let i = start; i < end; i++) {
-    if (load<u8>(p + <usize>i) == 0x3f) return true;
+    const c = load<u8>(p + <usize>i);
+    if (c == 0x3f || c == 0x23) return true;
   }
   return false;
 }
 
-// Percent-decoded, ASCII-lowercased byte of a query-parameter name at src[i], with the number of
-// source bytes it used in `PCT_ADV`. A malformed escape is taken literally.
-let PCT_ADV: i32 = 1;
-function decodedNameByte(p: usize, i: i32, end: i32): u32 {
-  const c = <u32>load<u8>(p + <usize>i);
-  if (c == 0x25 && i + 2 < end) {
-    const hi = hexDigitValue(<u32>load<u8>(p + <usize>(i + 1)));
-    const lo = hexDigitValue(<u32>load<u8>(p + <usize>(i + 2)));
-    if (hi >= 0 && lo >= 0) {
-      PCT_ADV = 3;
-      return lowerAscii(<u32>((hi << 4) | lo));
-    }
+// The normalized name of the parameter being examined (see normalizeName), reused across
+// parameters and requests: grown only when a listed name is longer than it, so a name longer
+// than the buffer cannot equal any listed name.
+let NAME_BUF = new ArrayBuffer(64);
+// Normalized length, or -1 when it did not fit NAME_BUF.
+let NAME_LEN: i32 = 0;
+// Length of the part before the first `[` (trailing blanks dropped), or -1 without `[`.
+let NAME_BASE: i32 = -1;
+
+function reserveName(names: ArrayBuffer[]): void {
+  let m = 0;
+  for (let j = 0; j < names.length; j++) {
+    const n = unchecked(names[j]).byteLength;
+    if (n > m) m = n;
   }
-  PCT_ADV = 1;
-  return lowerAscii(c);
+  if (m > NAME_BUF.byteLength) NAME_BUF = new ArrayBuffer(m);
 }
 
 /**
- * True when the parameter name src[start, end), percent-decoded and ASCII-lowercased, equals
- * `lowerName`. Matching ignores case and escapes so `Token`, `TOKEN` and `%74oken` are all
- * redacted when `token` is configured: a log must not leak a secret through a spelling variant.
+ * Normalizes the parameter name src[start, end) into NAME_BUF the way lenient frameworks read
+ * names, so a spelling variant cannot carry a secret past the mask: `%XX` escapes decoded (a
+ * malformed escape is literal), `+` is a space, a decoded NUL ends the name (C-string parsers),
+ * ASCII lower case, leading and trailing bytes <= 0x20 dropped (PHP strips leading spaces, Java's
+ * trim() all of them), inner blanks and `.` become `_` (PHP). NAME_BASE marks the part before a
+ * first `[`, which PHP, Rails and Rack read as the name of an array or hash (`token[]`, `token[x]`).
+ */
+function normalizeName(src: ArrayBuffer, start: i32, end: i32): void {
+  const p = changetype<usize>(src);
+  const out = changetype<usize>(NAME_BUF);
+  const cap = NAME_BUF.byteLength;
+  let len = 0;
+  let blanks = 0;
+  let base = -1;
+  let i = start;
+  while (i < end) {
+    let c = <u32>load<u8>(p + <usize>i);
+    i++;
+    if (c == 0x25 && i + 1 < end) {
+      const hi = hexDigitValue(<u32>load<u8>(p + <usize>i));
+      const lo = hexDigitValue(<u32>load<u8>(p + <usize>(i + 1)));
+      if (hi >= 0 && lo >= 0) {
+        c = <u32>((hi << 4) | lo);
+        i += 2;
+      }
+    } else if (c == 0x2b) {
+      c = 0x20;
+    }
+    if (c == 0) break;
+    if (c <= 0x20) {
+      // Blanks count only between other bytes: leading and trailing ones are trimmed.
+      if (len > 0) blanks++;
+      continue;
+    }
+    if (c == 0x5b && base < 0) base = len;
+    if (blanks > 0) {
+      if (len + blanks > cap) {
+        len = -1;
+        break;
+      }
+      memory.fill(out + <usize>len, 0x5f, <usize>blanks);
+      len += blanks;
+      blanks = 0;
+    }
+    if (len >= cap) {
+      len = -1;
+      break;
+    }
+    c = lowerAscii(c);
+    if (c == 0x2e) c = 0x5f;
+    store<u8>(out + <usize>len, <u8>c);
+    len++;
+  }
+  NAME_LEN = len;
+  NAME_BASE = base;
+}
+
+// NAME_BUF[0, len) equals a listed name; a `_` in the listed name also matches `[` (PHP reads
+// `access[token` as `access_token`).
+function nameBufEquals(len: i32, lowerName: ArrayBuffer): bool {
+  const n = lowerName.byteLength;
+  if (n == 0 || len != n) return false;
+  const p = changetype<usize>(NAME_BUF);
+  const q = changetype<usize>(lowerName);
+  for (let k = 0; k < n; k++) {
+    const a = <u32>load<u8>(p + <usize>k);
+    const b = <u32>load<u8>(q + <usize>k);
+    if (a != b && !(b == 0x5f && a == 0x5b)) return false;
+  }
+  return true;
+}
+
+// The normalized name in NAME_BUF, or its part before a first `[`, is listed.
+function normalizedListed(names: ArrayBuffer[]): bool {
+  for (let j = 0; j < names.length; j++) {
+    const name = unchecked(names[j]);
+    if (NAME_LEN >= 0 && nameBufEquals(NAME_LEN, name)) return true;
+    if (NAME_BASE > 0 && nameBufEquals(NAME_BASE, name)) return true;
+  }
+  return false;
+}
+
+/**
+ * True when the parameter name src[start, end), normalized as described at normalizeName, is
+ * `lowerName` (a listed name as config.ts stores it) or names it as an array/hash (`token[...]`).
+ * `Token`, `%74oken`, `token[]`, `+token`, `token%00` all match `token`.
  */
 export function queryNameMatches(src: ArrayBuffer, start: i32, end: i32, lowerName: ArrayBuffer): bool {
-  const n = lowerName.byteLength;
-  if (n == 0 || start < 0 || end > src.byteLength || start >= end) return false;
-  const p = changetype<usize>(src);
-  const q = changetype<usize>(lowerName);
-  let i = start;
-  let k = 0;
-  while (i < end) {
-    if (k >= n) return false;
-    const c = decodedNameByte(p, i, end);
-    if (c != <u32>load<u8>(q + <usize>k)) return false;
-    i += PCT_ADV;
-    k++;
-  }
-  return k == n;
+  if (start < 0 || end > src.byteLength || start >= end) return false;
+  const names: ArrayBuffer[] = [lowerName];
+  reserveName(names);
+  normalizeName(src, start, end);
+  return normalizedListed(names);
 }
 
-function nameListed(src: ArrayBuffer, start: i32, end: i32, names: ArrayBuffer[]): bool {
-  for (let j = 0; j < names.length; j++) {
-    if (queryNameMatches(src, start, end, unchecked(names[j]))) return true;
-  }
-  return false;
+// `?`, `#`, `&`, `;`: the bytes after which a parameter begins.
+// @ts-ignore: decorator
+@inline function isParamStart(c: u32): bool {
+  return c == 0x26 || c == 0x3b || c == 0x3f || c == 0x23;
 }
 
 /**
- * Writes src[from, end) (a request :path, or any header value that holds a URL) into out with the value of every query parameter named in
- * `names` replaced by MASK. Parameters start after `?`, `&` or `;`; a masked value runs to the
- * next `&` (or the end), so neither `token=a;b` nor `x=1;token=s` leaks part of a secret. A
- * parameter without `=` has no value and is kept. Returns the number of values masked.
+ * Writes src[from, end) (a request :path, or any header value that holds a URL) into out with
+ * the value of every parameter named in `names` replaced by MASK. The parameters begin at the
+ * first `?` or `#` (query or fragment: the OAuth implicit flow returns tokens in the fragment);
+ * from there a parameter begins after every `?`, `#`, `&` or `;`, so a fragment, a nested URL's
+ * query and `;`-separated parameters are all covered. A masked value runs to the next `&` (or
+ * the end), so neither `token=a;b` nor `token=a#b` leaks part of a secret to a parser that does
+ * not split there. A parameter without `=` has no value and is kept. Names compare normalized
+ * (normalizeName). Returns the number of values masked.
  */
 export function redactPath(src: ArrayBuffer, from: i32, end: i32, names: ArrayBuffer[], out: Scratch): i32 {
   if (end < 0 || end > src.byteLength) end = src.byteLength;
@@ -237,24 +319,30 @@ export function redactPath(src: ArrayBuffer, from: i32, end: i32, names: ArrayBu
   if (from >= end) return 0;
   const p = changetype<usize>(src);
   let q = from;
-  while (q < end && load<u8>(p + <usize>q) != 0x3f) q++;
+  while (q < end) {
+    const c = load<u8>(p + <usize>q);
+    if (c == 0x3f || c == 0x23) break;
+    q++;
+  }
   if (q >= end || names.length == 0) {
     out.range(src, from, end);
     return 0;
   }
+  reserveName(names);
   out.range(src, from, q + 1);
   let masked = 0;
   let pos = q + 1;
   while (pos <= end) {
-    // Parameter name: up to '=', '&', ';' or the end.
+    // Parameter name: up to '=' or the next parameter start.
     let i = pos;
     while (i < end) {
-      const c = load<u8>(p + <usize>i);
-      if (c == 0x3d || c == 0x26 || c == 0x3b) break;
+      const c = <u32>load<u8>(p + <usize>i);
+      if (c == 0x3d || isParamStart(c)) break;
       i++;
     }
     const hasValue = i < end && load<u8>(p + <usize>i) == 0x3d;
-    if (hasValue && nameListed(src, pos, i, names)) {
+    if (hasValue) normalizeName(src, pos, i);
+    if (hasValue && normalizedListed(names)) {
       out.range(src, pos, i + 1);
       out.whole(MASK_BYTES);
       masked++;
@@ -265,11 +353,10 @@ export function redactPath(src: ArrayBuffer, from: i32, end: i32, names: ArrayBu
       pos = j + 1;
       continue;
     }
-    // Not redacted: copy through the next separator.
+    // Not redacted: copy through the next parameter start.
     let j = i;
     while (j < end) {
-      const c = load<u8>(p + <usize>j);
-      if (c == 0x26 || c == 0x3b) break;
+      if (isParamStart(<u32>load<u8>(p + <usize>j))) break;
       j++;
     }
     if (j >= end) {
