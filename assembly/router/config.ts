@@ -113,6 +113,28 @@ export const MAX_RULES = 10000;
 export const MAX_TARGETS = 100;
 export const MAX_WEIGHT: i64 = 1000000;
 export const MAX_XFF_HOPS: i64 = 32;
+/**
+ * `contains` matchers are not indexed: every one a request reaches scans its whole value. The
+ * cap bounds that scanning per request (docs/router.md, "Cost of contains").
+ */
+export const MAX_CONTAINS = 256;
+
+/**
+ * Why a header cannot carry the route (null when it can). Writing these would change how Envoy
+ * frames, addresses or forwards the request, or clobber a header the filter manages itself.
+ * Pseudo-headers are refused before this by the header-name check.
+ */
+export function reservedRouteHeader(name: string): string | null {
+  if (name == "content-length" || name == "transfer-encoding") return "it frames the request body";
+  if (name == "host") return "it is the request's authority (Envoy treats it as :authority)";
+  if (name == "connection" || name == "te" || name == "upgrade" || name == "keep-alive" || name == "proxy-connection") {
+    return "it is a connection-specific (hop-by-hop) header that Envoy removes, rejects or acts on";
+  }
+  if (name == "expect") return "it asks for 100-continue handling";
+  if (name == "baggage") return "the filter rewrites W3C baggage itself (use baggageKey to carry the route in baggage)";
+  if (name.startsWith("x-envoy-")) return "x-envoy-* headers are Envoy's own control headers (Envoy interprets or strips them)";
+  return null;
+}
 
 export class RouterConfig {
   role: Role = Role.Decide;
@@ -205,6 +227,8 @@ class Compiler {
   cfg: RouterConfig = new RouterConfig();
   routeIndex: Map<string, i32> = new Map();
   queryNames: string[] = [];
+  /** `contains` matchers so far (MAX_CONTAINS). */
+  containsCount: i32 = 0;
   /** Parsed CIDRs per Source condition (Condition.slot), for the index. */
   cidrLists: Array<Cidr[]> = [];
 
@@ -220,8 +244,12 @@ class Compiler {
     this.checkKeys(root, guard ? TOP_GUARD : TOP_DECIDE, guard ? TOP_DECIDE : TOP_GUARD, guard ? "decide" : "guard");
 
     const rh = r.optString(root, "", "routeHeader", "x-route", false);
-    if (!isHeaderName(rh, false)) r.error("routeHeader", jsonQuote(rh) + " is not a valid header name (RFC 9110 token)");
     cfg.routeHeader = lowerAsciiString(rh);
+    if (!isHeaderName(rh, false)) r.error("routeHeader", jsonQuote(rh) + " is not a valid header name (RFC 9110 token)");
+    else {
+      const why = reservedRouteHeader(cfg.routeHeader);
+      if (why != null) r.error("routeHeader", jsonQuote(rh) + " cannot carry the route: " + why + "; use a header of your own such as \"x-route\"");
+    }
     cfg.headerNames.push(cfg.routeHeader);
     cfg.headerNames.push(":path");
     cfg.headerNames.push(":method");
@@ -503,6 +531,9 @@ class Compiler {
     const s = r.stringValue(val, p, op == "exact");
     if (s == null) return false;
     c.op = op == "exact" ? Op.Exact : op == "prefix" ? Op.Prefix : op == "suffix" ? Op.Suffix : Op.Contains;
+    if (c.op == Op.Contains && ++this.containsCount == MAX_CONTAINS + 1) {
+      r.error(p, "at most " + MAX_CONTAINS.toString() + " \"contains\" matchers are allowed per configuration (each scans its whole value on every request that reaches its rule; see docs/router.md)");
+    }
     c.value = String.UTF8.encode(s);
     return true;
   }

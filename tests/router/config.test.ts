@@ -162,3 +162,64 @@ describe("invalid configurations (one error line per problem)", () => {
     assert.ok(lines.some((l) => l.startsWith("router: rules[2](a).route:")));
   });
 });
+
+describe("routeHeader: headers that would break the request are refused", () => {
+  const FRAMING = "it frames the request body";
+  const HOP = "it is a connection-specific (hop-by-hop) header that Envoy removes, rejects or acts on";
+  const ENVOY = "x-envoy-* headers are Envoy's own control headers (Envoy interprets or strips them)";
+  const reserved: [string, string][] = [
+    ["content-length", FRAMING],
+    ["transfer-encoding", FRAMING],
+    ["host", "it is the request's authority (Envoy treats it as :authority)"],
+    ["connection", HOP],
+    ["te", HOP],
+    ["upgrade", HOP],
+    ["keep-alive", HOP],
+    ["proxy-connection", HOP],
+    ["expect", "it asks for 100-continue handling"],
+    ["baggage", "the filter rewrites W3C baggage itself (use baggageKey to carry the route in baggage)"],
+    ["x-envoy-upstream-rq-timeout-ms", ENVOY],
+    ["x-envoy-original-path", ENVOY],
+    ["X-Envoy-Route", ENVOY],
+    ["Content-Length", FRAMING],
+  ];
+  for (const [name, why] of reserved) {
+    test(`${name} (decide and guard)`, async () => {
+      const line = `router: routeHeader: ${JSON.stringify(name)} cannot carry the route: ${why}; use a header of your own such as "x-route"`;
+      assert.deepEqual(await rejected({ routeHeader: name, defaultRoute: "v1" }), [line]);
+      assert.deepEqual(await rejected({ role: "guard", routeHeader: name, trustedCallers: ["*"] }), [line]);
+    });
+  }
+  test("pseudo-headers stay refused as invalid names", async () => {
+    assert.deepEqual(await rejected({ routeHeader: ":authority", defaultRoute: "v1" }), ['router: routeHeader: ":authority" is not a valid header name (RFC 9110 token)']);
+  });
+  test("names that merely resemble them are accepted and used", async () => {
+    for (const name of ["x-envoy", "x-route-host", "hostname", "x-baggage-lane", "tee"]) {
+      const r = await router({ routeHeader: name, defaultRoute: "v1" });
+      assert.equal(r.plugin.status, "ok", name);
+      assert.equal(routeOf(r.run(req("/")), name), "v1", name);
+    }
+  });
+});
+
+describe("contains matchers: at most 256 per configuration", () => {
+  const rules = (n: number) => Array.from({ length: n }, (_, i) => ({
+    name: `c${i}`, match: i % 2 ? { headers: { "user-agent": { contains: `bot-${i};` } } } : { query: { q: { contains: `w${i}` } } }, route: "v2",
+  }));
+  test("256 are accepted, across headers and query parameters", async () => {
+    const r = await router({ rules: rules(256), defaultRoute: "v1" });
+    assert.equal(r.plugin.status, "ok");
+    assert.equal(routeOf(r.run(req("/", [["user-agent", "x bot-255; y"]]))), "v2");
+    assert.equal(r.run(req("/", [["user-agent", "x bot-255; y"]])).filterStateString("wasm.router.rule"), "c255");
+  });
+  test("the 257th is refused, with one line naming it", async () => {
+    assert.deepEqual(await rejected({ rules: rules(300), defaultRoute: "v1" }), [
+      'router: rules[256](c256).match.query.q.contains: at most 256 "contains" matchers are allowed per configuration (each scans its whole value on every request that reaches its rule; see docs/router.md)',
+    ]);
+  });
+  test("other matchers do not count", async () => {
+    const many = Array.from({ length: 1000 }, (_, i) => ({ name: `p${i}`, match: { headers: { "user-agent": { prefix: `bot-${i}` } } }, route: "v2" }));
+    const r = await router({ rules: [...rules(256), ...many], defaultRoute: "v1" });
+    assert.equal(r.plugin.status, "ok");
+  });
+});
