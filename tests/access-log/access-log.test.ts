@@ -409,3 +409,84 @@ test("captured headers that hold a URL get the same query redaction as path (:pa
     assert.ok(!state.includes(`SECRET${i}`), `SECRET${i} leaked into wasm.access-log.record`);
   }
 });
+
+test("parameters in a URL fragment are masked in captured headers and in path (OAuth implicit flow)", () => {
+  const cfg = { responseHeaders: ["location"], requestHeaders: ["x-original-uri"], redactQueryParams: ["token", "access_token"], sink: "both" };
+  const r = host.chain([accessLog(cfg, "payments.access-log-fragment")]).run({
+    // Envoy strips or refuses a fragment in :path; rawPath feeds one anyway: the filter must not rely on that.
+    rawPath: true,
+    request: {
+      headers: [[":method", "GET"], [":path", "/cb?x=1#access_token=SECRET12&state=s"], [":authority", "a"],
+        ["x-original-uri", "/cb#access_token=SECRET13"]],
+    },
+    upstream: { status: 302, headers: [["location", "https://app/cb#access_token=SECRET14&token_type=bearer"]] },
+  });
+  const { line, record } = loggedRecords(r)[0];
+  assertValid(record);
+  assert.equal(record.path, "/cb?x=1#access_token=[REDACTED]&state=s");
+  assert.deepEqual(record.request_headers, { "x-original-uri": "/cb#access_token=[REDACTED]" });
+  assert.deepEqual(record.response_headers, { location: "https://app/cb#access_token=[REDACTED]&token_type=bearer" });
+  assert.equal(r.filterStateString("wasm.access-log.path"), record.path);
+  const state = Buffer.from(r.filterState.get("wasm.access-log.record")!).toString();
+  for (const s of ["SECRET12", "SECRET13", "SECRET14"]) {
+    assert.ok(!line.includes(s), `${s} leaked into the log line`);
+    assert.ok(!state.includes(s), `${s} leaked into wasm.access-log.record`);
+  }
+});
+
+// Spellings that PHP, Rails/Rack, Java or C-string parsers read as the listed name.
+const NAME_VARIANTS = [
+  "token[]", "token[x]", "%20token", "+token", "token+", "token%20", "token%00", "token%00x", "tok%65n", "TOK%45N",
+  "%74oken%5B%5D", "%09token", "token%20[0]",
+];
+
+test("parameter name spelling variants are masked in the query and the fragment, in path and URL headers, repeated", () => {
+  const cfg = { requestHeaders: ["referer", "x-original-uri"], responseHeaders: ["location"], redactQueryParams: ["token"], sink: "both" };
+  const plugin = accessLog(cfg, "payments.access-log-variants");
+  for (const v of NAME_VARIANTS) {
+    const url = (n: number) => `/p?${v}=SECRET${n}a&k=1&${v}=SECRET${n}b&z=2#${v}=SECRET${n}c&${v}=SECRET${n}d`;
+    const masked = `/p?${v}=[REDACTED]&k=1&${v}=[REDACTED]&z=2#${v}=[REDACTED]&${v}=[REDACTED]`;
+    const r = host.chain([plugin]).run({
+      rawPath: true,
+      request: {
+        headers: [[":method", "GET"], [":path", url(1)], [":authority", "a"], ["referer", `https://shop${url(2)}`],
+          ["x-original-uri", url(3)], ["x-original-uri", url(4)]],
+      },
+      upstream: { status: 302, headers: [["location", `https://app${url(5)}`]] },
+    });
+    const { line, record } = loggedRecords(r)[0];
+    assertValid(record);
+    assert.equal(record.path, masked, v);
+    assert.deepEqual(record.request_headers, { referer: `https://shop${masked}`, "x-original-uri": `${masked},${masked}` }, v);
+    assert.deepEqual(record.response_headers, { location: `https://app${masked}` }, v);
+    const state = Buffer.from(r.filterState.get("wasm.access-log.record")!).toString();
+    assert.ok(!line.includes("SECRET"), `${v}: a secret leaked into the log line: ${line}`);
+    assert.ok(!state.includes("SECRET"), `${v}: a secret leaked into wasm.access-log.record`);
+  }
+});
+
+test("a cap that cuts through a masked value never lets part of the secret through", () => {
+  const cfg = { requestHeaders: ["x-original-uri"], responseHeaders: ["location"], redactQueryParams: ["access_token"], maxValueBytes: 64, sink: "both" };
+  const plugin = accessLog(cfg, "payments.access-log-capped");
+  const secret = "QZJQZJQZJQZJQZJQZJQZJQZJQZJQZJQZJQZJQZJQZJ";
+  // Move the secret across the 64-byte cap, one byte at a time, in the query and in the fragment.
+  for (let pad = 30; pad <= 70; pad++) {
+    const filler = "f".repeat(pad);
+    const query = `/p?x=${filler}&access_token[]=${secret}&y=1`;
+    const fragment = `/p#x=${filler}&%20access_token=${secret}`;
+    const r = host.chain([plugin]).run({
+      rawPath: true,
+      request: { headers: [[":method", "GET"], [":path", query], [":authority", "a"], ["x-original-uri", fragment]] },
+      upstream: { status: 302, headers: [["location", `https://app${fragment}`]] },
+    });
+    const { line, record } = loggedRecords(r)[0];
+    assertValid(record);
+    const state = Buffer.from(r.filterState.get("wasm.access-log.record")!).toString();
+    assert.ok(!line.includes("QZJ"), `pad ${pad}: part of the secret leaked into the log line: ${line}`);
+    assert.ok(!state.includes("QZJ"), `pad ${pad}: part of the secret leaked into wasm.access-log.record`);
+    // The capped value is a prefix of the masked one.
+    const masked = `/p?x=${filler}&access_token[]=[REDACTED]&y=1`;
+    const kept = String(record.path).replace(/…\[truncated\]$/, "");
+    assert.ok(masked.startsWith(kept), `pad ${pad}: ${record.path} is not a prefix of ${masked}`);
+  }
+});
