@@ -127,6 +127,59 @@ describe("rule index: first match", () => {
     expect(pick(cfg, new FakeRequest(cfg, [":path", "x.json?a=.json"]))).toBe("suf");
     expect(pick(cfg, new FakeRequest(cfg, []))).toBe("");
   });
+  it("prefix and suffix tries: literals nested in each other, runs split in any insertion order", () => {
+    // Each literal's rule decides only when the literal is the longest one matching: the rules
+    // are ordered longest first, so every stored literal on the walk must be found.
+    const pres = ["/api/v1/orders/", "/api/v1/", "/api/v2", "/api/", "/ap", "/b", "/"];
+    const sufs = ["/orders.json", "s.json", ".json", ".xml", "n"];
+    let rules = "";
+    for (let i = 0; i < pres.length; i++) rules += (i > 0 ? "," : "") + rule("p" + i.toString(), '{"path":{"prefix":"' + pres[i] + '"}}');
+    let srules = "";
+    for (let i = 0; i < sufs.length; i++) srules += (i > 0 ? "," : "") + rule("s" + i.toString(), '{"headers":{"x-f":{"suffix":"' + sufs[i] + '"}}}');
+    // The same literals inserted shortest first split runs the other way.
+    let rev = "";
+    for (let i = pres.length - 1; i >= 0; i--) rev += (i < pres.length - 1 ? "," : "") + rule("p" + i.toString(), '{"path":{"prefix":"' + pres[i] + '"}}');
+    const cfgs = [cfgOf(rules + "," + srules), cfgOf(srules + "," + rules)];
+    for (let k = 0; k < cfgs.length; k++) {
+      const cfg = cfgs[k];
+      expect(pick(cfg, new FakeRequest(cfg, [":path", "/api/v1/orders/7"]))).toBe("p0");
+      expect(pick(cfg, new FakeRequest(cfg, [":path", "/api/v1/order"]))).toBe("p1");
+      expect(pick(cfg, new FakeRequest(cfg, [":path", "/api/v2x"]))).toBe("p2");
+      expect(pick(cfg, new FakeRequest(cfg, [":path", "/api/v3"]))).toBe("p3");
+      expect(pick(cfg, new FakeRequest(cfg, [":path", "/apx"]))).toBe("p4");
+      expect(pick(cfg, new FakeRequest(cfg, [":path", "/a"]))).toBe("p6");
+      expect(pick(cfg, new FakeRequest(cfg, [":path", "/api/v1/orders/?q=1"]))).toBe("p0");
+      expect(pick(cfg, new FakeRequest(cfg, ["x-f", "/v1/orders.json"]))).toBe("s0");
+      expect(pick(cfg, new FakeRequest(cfg, ["x-f", "orders.json"]))).toBe("s1");
+      expect(pick(cfg, new FakeRequest(cfg, ["x-f", "a.json"]))).toBe("s2");
+      expect(pick(cfg, new FakeRequest(cfg, ["x-f", "json"]))).toBe("s4");
+      expect(pick(cfg, new FakeRequest(cfg, ["x-f", "json."]))).toBe("");
+    }
+    const r = cfgOf(rev);
+    expect(pick(r, new FakeRequest(r, [":path", "/api/v1/orders/7"]))).toBe("p6");
+    // Longest-first and shortest-first insertion build tries of the same size.
+    expect(r.index.attrs[0].prefix!.nodes).toBe(cfgs[0].index.attrs[0].prefix!.nodes);
+  });
+  it("a trie has at most two nodes per literal, however long the literals are", () => {
+    let rules = "";
+    const tail = "x".repeat(300);
+    for (let i = 0; i < 200; i++) {
+      rules += (i > 0 ? "," : "") + rule("p" + i.toString(), '{"path":{"prefix":"/svc-' + i.toString() + "/" + tail + '"}}');
+      rules += "," + rule("s" + i.toString(), '{"headers":{"x-f":{"suffix":"' + tail + "." + i.toString() + '"}}}');
+    }
+    const cfg = cfgOf(rules);
+    let checked = 0;
+    for (let i = 0; i < cfg.index.attrs.length; i++) {
+      const a = cfg.index.attrs[i];
+      if (a.prefix != null) { expect(a.prefix!.nodes).toBeLessThanOrEqual(2 * 200 + 1); checked++; }
+      if (a.suffix != null) { expect(a.suffix!.nodes).toBeLessThanOrEqual(2 * 200 + 1); checked++; }
+    }
+    expect(checked).toBe(2);
+    expect(pick(cfg, new FakeRequest(cfg, [":path", "/svc-137/" + tail + "/more"]))).toBe("p137");
+    expect(pick(cfg, new FakeRequest(cfg, [":path", "/svc-137/" + tail.substring(1)]))).toBe("");
+    expect(pick(cfg, new FakeRequest(cfg, ["x-f", "v" + tail + ".42"]))).toBe("s42");
+    expect(pick(cfg, new FakeRequest(cfg, ["x-f", tail + ".420"]))).toBe("");
+  });
   it("query exact, present and absent", () => {
     const cfg = cfgOf(
       rule("b1", '{"query":{"beta":{"exact":"1"}}}') + "," +

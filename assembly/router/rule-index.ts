@@ -141,16 +141,33 @@ class ByteTable {
 }
 
 /**
- * Byte trie (forward for prefixes, backward for suffixes). A walk over the value visits every
- * stored literal that is a prefix (suffix) of it. Children are first-child / next-sibling.
+ * Radix trie over the literals (forward for prefixes, backward for suffixes). A walk over the
+ * value visits every stored literal that is a prefix (suffix) of it. Each node holds a run of
+ * bytes, stored as a range of one of the literals (no copies), so the trie has at most two
+ * nodes per literal whatever their length: 10,000 literals of 500 bytes need ~20,000 nodes,
+ * where a node per byte needed 5,000,000. Children are first-child / next-sibling, told apart
+ * by their first byte (at most 256 siblings), so a walk costs O(value length), independent of
+ * the number of rules.
+ *
+ * Depths are counted in walk order: depth d is byte d of a prefix literal, byte n - 1 - d of a
+ * suffix literal of length n. A node's run is depths [from, to) of literal `lit`.
  */
 class Trie {
   reverse: bool;
-  private bBytes: i32[] = [0];
+  private bLit: i32[] = [-1];
+  private bFrom: i32[] = [0];
+  private bTo: i32[] = [0];
+  private bByte: i32[] = [0];
   private bFirst: i32[] = [-1];
   private bNext: i32[] = [-1];
   private bList: i32[] = [-1];
-  bytes: StaticArray<u8> = new StaticArray<u8>(0);
+  private bLits: ArrayBuffer[] = [];
+  lits: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
+  /** Per node: literal holding its run, run start and end depth, first byte of the run. */
+  lit: StaticArray<i32> = NO_I32;
+  from: StaticArray<i32> = NO_I32;
+  to: StaticArray<i32> = NO_I32;
+  byte: StaticArray<u8> = new StaticArray<u8>(0);
   first: StaticArray<i32> = NO_I32;
   nextSib: StaticArray<i32> = NO_I32;
   /** Per node: key number of the literal ending there, or -1. */
@@ -160,24 +177,67 @@ class Trie {
     this.reverse = reverse;
   }
 
-  /** Node of a literal (created); config time. */
-  node(lit: ArrayBuffer): i32 {
+  // Byte at walk depth d of a literal.
+  private at(lit: ArrayBuffer, d: i32): i32 {
     const n = lit.byteLength;
-    const p = changetype<usize>(lit);
+    return <i32>load<u8>(changetype<usize>(lit) + <usize>(this.reverse ? n - 1 - d : d));
+  }
+
+  private add(lit: i32, from: i32, to: i32, byte: i32, next: i32): i32 {
+    const id = this.bLit.length;
+    this.bLit.push(lit);
+    this.bFrom.push(from);
+    this.bTo.push(to);
+    this.bByte.push(byte);
+    this.bFirst.push(-1);
+    this.bNext.push(next);
+    this.bList.push(-1);
+    return id;
+  }
+
+  /** Node of a literal (created, splitting a run where the literal leaves it); config time. */
+  node(value: ArrayBuffer): i32 {
+    const n = value.byteLength;
+    const li = this.bLits.length;
+    let used = false;
     let node = 0;
-    for (let i = 0; i < n; i++) {
-      const c = <i32>load<u8>(p + <usize>(this.reverse ? n - 1 - i : i));
+    let d = 0;
+    while (d < n) {
+      const c = this.at(value, d);
+      let prev = -1;
       let child = this.bFirst[node];
-      while (child >= 0 && this.bBytes[child] != c) child = this.bNext[child];
-      if (child < 0) {
-        child = this.bBytes.length;
-        this.bBytes.push(c);
-        this.bFirst.push(-1);
-        this.bNext.push(this.bFirst[node]);
-        this.bList.push(-1);
-        this.bFirst[node] = child;
+      while (child >= 0 && this.bByte[child] != c) {
+        prev = child;
+        child = this.bNext[child];
       }
-      node = child;
+      if (child < 0) {
+        // A new leaf holding the rest of the literal.
+        if (!used) this.bLits.push(value);
+        used = true;
+        const leaf = this.add(li, d, n, c, this.bFirst[node]);
+        this.bFirst[node] = leaf;
+        return leaf;
+      }
+      const cl = this.bLits[this.bLit[child]];
+      const to = this.bTo[child];
+      let j = this.bFrom[child];
+      while (j < to && d < n && this.at(cl, j) == this.at(value, d)) {
+        j++;
+        d++;
+      }
+      if (j == to) {
+        node = child;
+        continue;
+      }
+      // The literal leaves (or ends inside) the child's run at depth j: split the run there.
+      const mid = this.add(this.bLit[child], this.bFrom[child], j, c, this.bNext[child]);
+      if (prev < 0) this.bFirst[node] = mid;
+      else this.bNext[prev] = mid;
+      this.bFirst[mid] = child;
+      this.bNext[child] = -1;
+      this.bFrom[child] = j;
+      this.bByte[child] = this.at(cl, j);
+      node = mid;
     }
     return node;
   }
@@ -187,17 +247,30 @@ class Trie {
   }
 
   freeze(): void {
-    const n = this.bBytes.length;
+    const n = this.bLit.length;
     const bytes = new StaticArray<u8>(n);
-    for (let i = 0; i < n; i++) bytes[i] = <u8>this.bBytes[i];
-    this.bytes = bytes;
+    for (let i = 0; i < n; i++) bytes[i] = <u8>this.bByte[i];
+    this.byte = bytes;
+    this.lits = StaticArray.fromArray(this.bLits);
+    this.lit = StaticArray.fromArray(this.bLit);
+    this.from = StaticArray.fromArray(this.bFrom);
+    this.to = StaticArray.fromArray(this.bTo);
     this.first = StaticArray.fromArray(this.bFirst);
     this.nextSib = StaticArray.fromArray(this.bNext);
     this.list = StaticArray.fromArray(this.bList);
-    this.bBytes = [];
+    this.bLits = [];
+    this.bLit = [];
+    this.bFrom = [];
+    this.bTo = [];
+    this.bByte = [];
     this.bFirst = [];
     this.bNext = [];
     this.bList = [];
+  }
+
+  /** Nodes (specs: memory stays proportional to the number of literals). */
+  get nodes(): i32 {
+    return this.first.length;
   }
 
   mark(lists: Lists, starts: StaticArray<i32>, ends: StaticArray<i32>, buf: ArrayBuffer, s: i32, e: i32, out: RuleBits): void {
@@ -205,16 +278,34 @@ class Trie {
     const p = changetype<usize>(buf);
     const len = e - s;
     const first = this.first;
-    if (first.length == 0) return;
+    const nodes = first.length;
+    if (nodes == 0) return;
+    const lits = this.lits;
     let node = 0;
-    for (let i = 0; i <= len; i++) {
+    let d = 0;
+    while (true) {
       const k = unchecked(this.list[node]);
       if (k >= 0 && k < starts.length) lists.mark(unchecked(starts[k]), unchecked(ends[k]), out);
-      if (i == len) return;
-      const c = load<u8>(p + <usize>(this.reverse ? e - 1 - i : s + i));
+      if (d >= len) return;
+      const c = load<u8>(p + <usize>(this.reverse ? e - 1 - d : s + d));
       let child = unchecked(first[node]);
-      while (child >= 0 && unchecked(this.bytes[child]) != c) child = unchecked(this.nextSib[child]);
-      if (child < 0) return;
+      while (child >= 0 && unchecked(this.byte[child]) != c) child = unchecked(this.nextSib[child]);
+      if (child < 0 || child >= nodes) return;
+      const from = unchecked(this.from[child]);
+      const to = unchecked(this.to[child]);
+      const run = to - from;
+      if (run > len - d) return;
+      const li = unchecked(this.lit[child]);
+      if (li < 0 || li >= lits.length) return;
+      const lit = unchecked(lits[li]);
+      const n = lit.byteLength;
+      if (from < 0 || to > n) return;
+      // Depths [from, to) of the literal against depths [d, d + run) of the value; in both
+      // directions these are contiguous byte ranges in the same order.
+      const lp = changetype<usize>(lit) + <usize>(this.reverse ? n - to : from);
+      const vp = p + <usize>(this.reverse ? e - d - run : s + d);
+      if (memory.compare(lp, vp, <usize>run) != 0) return;
+      d += run;
       node = child;
     }
   }
