@@ -91,6 +91,21 @@ describe("SDK: logging follows the host's log level", () => {
   });
 });
 
+describe("SDK: context lookup", () => {
+  test("hundreds of interleaved live streams each reach their own context (ids that share a cache slot included)", async () => {
+    const { chain, host, plugin } = await probe();
+    const streams = Array.from({ length: 600 }, (_, i) => chain.open({ request: { headers: [...request("metric").request.headers, ["x-n", String(i)]] } }));
+    for (const s of streams) s.requestHeadersIn();
+    for (const s of [...streams].reverse()) s.responseHeadersIn(200, [], true);
+    for (const s of streams) assert.ok(s.isComplete);
+    assert.equal(plugin.vmFailed, false);
+    assert.deepEqual(host.logs({ level: "error" }).map((l) => l.message), [], "no call reached an unknown context");
+    // each stream's on_request_headers counted once on the root's counter, each late read ran in its own context
+    assert.equal(host.metric("wasmcustom.probe_requests")?.value, 600);
+    for (const s of streams) assert.equal(s.result().filterStateString("wasm.probe.late_header"), "null");
+  });
+});
+
 describe("SDK: absent values are absent, not fatal", () => {
   test("a missing property and a missing header come back as null (Envoy: NotFound)", async () => {
     const { chain, plugin } = await probe();
