@@ -31,10 +31,10 @@ export interface BenchOptions {
 }
 
 export const FULL: Omit<BenchOptions, "log"> = {
-  warmup: 3000, settleBlocks: 30, iterations: 30000, rounds: 6, memoryRequests: 250_000, sdk: true, startupRepeats: 7, ruleCounts: RULE_COUNTS,
+  warmup: 3000, settleBlocks: 30, iterations: 30000, rounds: 60, memoryRequests: 250_000, sdk: true, startupRepeats: 7, ruleCounts: RULE_COUNTS,
 };
 export const QUICK: Omit<BenchOptions, "log"> = {
-  warmup: 500, settleBlocks: 10, iterations: 4000, rounds: 4, memoryRequests: 0, sdk: true, startupRepeats: 3, ruleCounts: RULE_COUNTS,
+  warmup: 500, settleBlocks: 10, iterations: 4000, rounds: 16, memoryRequests: 0, sdk: true, startupRepeats: 3, ruleCounts: RULE_COUNTS,
 };
 
 export interface Measured {
