@@ -170,6 +170,56 @@ export function indexOf(buf: ArrayBuffer, needle: ArrayBuffer, from: i32 = 0, en
   return -1;
 }
 
+/**
+ * KMP failure table for `needle` (configure time): entry i is the length of the longest proper
+ * prefix of needle[0..i] that is also its suffix. With it, `indexOfKmp` finds the needle in time
+ * linear in the haystack whatever the bytes, where `indexOf` can take haystack x needle steps
+ * (needle `aa…ab` against `aa…a`).
+ */
+export function kmpTable(needle: ArrayBuffer): StaticArray<i32> {
+  const n = needle.byteLength;
+  const t = new StaticArray<i32>(n);
+  const q = changetype<usize>(needle);
+  let k = 0;
+  for (let i = 1; i < n; i++) {
+    const c = load<u8>(q + <usize>i);
+    while (k > 0 && c != load<u8>(q + <usize>k)) k = unchecked(t[k - 1]);
+    if (c == load<u8>(q + <usize>k)) k++;
+    unchecked((t[i] = k));
+  }
+  return t;
+}
+
+/**
+ * Same result as `indexOf(buf, needle, from, end)` (case-sensitive), in at most 2 x (end - from)
+ * byte comparisons, no allocation. `table` must be `kmpTable(needle)`; a table of another
+ * length falls back to `indexOf` rather than read outside it.
+ */
+export function indexOfKmp(buf: ArrayBuffer, needle: ArrayBuffer, table: StaticArray<i32>, from: i32 = 0, end: i32 = -1): i32 {
+  end = clampEnd(buf, end);
+  from = clampStart(from);
+  const n = needle.byteLength;
+  if (n == 0) return from <= end ? from : -1;
+  if (end - from < n) return -1;
+  if (table.length != n) return indexOf(buf, needle, from, end);
+  const p = changetype<usize>(buf);
+  const q = changetype<usize>(needle);
+  const first = load<u8>(q);
+  let j = 0;
+  for (let i = from; i < end; i++) {
+    const c = load<u8>(p + <usize>i);
+    if (j == 0) {
+      // Common case: no partial match; skip ahead to the needle's first byte.
+      if (c != first) continue;
+    } else {
+      while (j > 0 && c != load<u8>(q + <usize>j)) j = unchecked(table[j - 1]);
+      if (c != load<u8>(q + <usize>j)) continue;
+    }
+    if (++j == n) return i - n + 1;
+  }
+  return -1;
+}
+
 export function contains(buf: ArrayBuffer, needle: ArrayBuffer, ignoreCase: bool = false): bool {
   return indexOf(buf, needle, 0, -1, ignoreCase) >= 0;
 }

@@ -10,6 +10,7 @@
 import { parseJson, JsonValue, JsonKind, ConfigReader, jsonQuote, fieldPath, indexPath } from "../common/json";
 import { Cidr, CidrSet, parseCidr } from "../common/cidr";
 import { FNV64_OFFSET, fnv1aStep } from "../common/hash";
+import { kmpTable } from "../common/bytes";
 import { isToken, isRouteName, isRuleName, isHeaderName, lowerAsciiString, MAX_ROUTE_LENGTH } from "./tokens";
 import { CallerPattern, compileCallerPattern } from "./callers";
 import { RuleIndex, buildRuleIndex } from "./rule-index";
@@ -21,6 +22,7 @@ const NO_METHODS = new StaticArray<ArrayBuffer>(0);
 const NO_WEIGHTS = new StaticArray<u32>(0);
 const NO_ROUTES = new StaticArray<i32>(0);
 const NO_CONDITIONS = new StaticArray<Condition>(0);
+const NO_TABLE = new StaticArray<i32>(0);
 
 export const enum Role {
   Decide = 0,
@@ -51,6 +53,8 @@ export class Condition {
   op: Op = Op.Exact;
   /** Comparison operand (path, header or query value). */
   value: ArrayBuffer = NO_BYTES;
+  /** For `contains`: kmpTable(value), so the request path searches in linear time. */
+  table: StaticArray<i32> = NO_TABLE;
   /**
    * Header slot (RouterConfig.headerNames) for Header conditions, query slot
    * (RouterConfig.queryNames) for Query conditions; for Source, the CIDR list number while
@@ -535,6 +539,7 @@ class Compiler {
       r.error(p, "at most " + MAX_CONTAINS.toString() + " \"contains\" matchers are allowed per configuration (each scans its whole value on every request that reaches its rule; see docs/router.md)");
     }
     c.value = String.UTF8.encode(s);
+    if (c.op == Op.Contains) c.table = kmpTable(c.value);
     return true;
   }
 

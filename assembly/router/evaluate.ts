@@ -6,7 +6,7 @@
 import { RouterConfig, Rule, Condition, Split, CondKind, Op, HashSource, SLOT_PATH, SLOT_METHOD } from "./config";
 import { RuleIndex, AttrIndex, AttrKind, RuleBits } from "./rule-index";
 import { IpAddr } from "../common/cidr";
-import { bytesEqual, startsWith, endsWith, contains, rangeEquals, indexOf, findCookie, sliceStart, sliceEnd } from "../common/bytes";
+import { bytesEqual, startsWith, endsWith, rangeEquals, indexOfKmp, findCookie, sliceStart, sliceEnd } from "../common/bytes";
 import { fmix64, fnv1aStep, pickWeighted } from "../common/hash";
 
 /** What the rules can ask about a request. Implementations cache: each value is read once. */
@@ -21,13 +21,13 @@ export abstract class RequestValues {
   abstract client(): IpAddr | null;
 }
 
-function matchString(op: Op, v: ArrayBuffer, s: i32, e: i32, want: ArrayBuffer): bool {
+function matchString(op: Op, v: ArrayBuffer, s: i32, e: i32, want: ArrayBuffer, table: StaticArray<i32>): bool {
   const n = want.byteLength;
   switch (op) {
     case Op.Exact: return rangeEquals(v, s, e, want);
     case Op.Prefix: return e - s >= n && rangeEquals(v, s, s + n, want);
     case Op.Suffix: return e - s >= n && rangeEquals(v, e - n, e, want);
-    case Op.Contains: return indexOf(v, want, s, e) >= 0;
+    case Op.Contains: return indexOfKmp(v, want, table, s, e) >= 0;
   }
   return false;
 }
@@ -44,7 +44,7 @@ export function conditionHolds(c: Condition, view: RequestValues): bool {
     case CondKind.Path: {
       const p = view.header(SLOT_PATH);
       if (p == null) return false;
-      return matchString(c.op, p, 0, view.pathEnd(p), c.value);
+      return matchString(c.op, p, 0, view.pathEnd(p), c.value, c.table);
     }
     case CondKind.Header: {
       const h = view.header(c.slot);
@@ -55,7 +55,7 @@ export function conditionHolds(c: Condition, view: RequestValues): bool {
         case Op.Exact: return bytesEqual(h, c.value);
         case Op.Prefix: return startsWith(h, c.value);
         case Op.Suffix: return endsWith(h, c.value);
-        default: return contains(h, c.value);
+        default: return indexOfKmp(h, c.value, c.table) >= 0;
       }
     }
     case CondKind.Query: {
@@ -64,7 +64,7 @@ export function conditionHolds(c: Condition, view: RequestValues): bool {
       if (c.op == Op.Absent) return q < 0;
       if (q < 0) return false;
       const p = view.header(SLOT_PATH);
-      return p != null && matchString(c.op, p, sliceStart(q), sliceEnd(q), c.value);
+      return p != null && matchString(c.op, p, sliceStart(q), sliceEnd(q), c.value, c.table);
     }
     case CondKind.Source: {
       const set = c.cidrs;
