@@ -4,7 +4,7 @@ import { indexOf, indexOfKmp, kmpTable } from "../common/bytes";
 import { compileConfigString, Op } from "./config";
 import { b, raw, repeat, cat } from "../common/spec-helpers";
 
-// Deterministic xorshift32, so a failure reproduces (Math.random would also import env.seed).
+// Deterministic xorshift32, so a failure reproduces (and no host randomness is needed in a spec).
 let state: u32 = 0x9e3779b9;
 function next(): u32 {
   let x = state;
