@@ -44,23 +44,8 @@ export interface UpstreamRequest {
 export type UpstreamSpec<H extends HeaderList = TextHeaderList> =
   UpstreamResponseSpec<H> | UpstreamFailureSpec | ((req: UpstreamRequest) => UpstreamResponseSpec<H> | UpstreamFailureSpec);
 
-export interface ConnectionSpec {
-  source?: string;
-  destination?: string;
-  id?: number;
-  /** peer presented a certificate (connection.mtls); implies tls */
-  mtls?: boolean;
-  tls?: boolean;
-  peerUriSan?: string;
-  localUriSan?: string;
-  peerDnsSan?: string;
-  localDnsSan?: string;
-  subjectPeer?: string;
-  subjectLocal?: string;
-  tlsVersion?: string;
-  sha256PeerDigest?: string;
-  requestedServerName?: string;
-}
+/** The connection of a stream; every field defaults (mtls implies tls). */
+export type ConnectionSpec = Partial<ConnectionInfo>;
 export interface RouteSpec { name?: string; cluster?: string }
 export interface StreamOptions<H extends HeaderList = TextHeaderList> {
   request: RequestSpec<H>;

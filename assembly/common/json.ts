@@ -476,26 +476,8 @@ class Parser {
     return s;
   }
 
-  // The values pushed since `base`, as an exact-size array; pops them.
-  takeValues(base: i32): StaticArray<JsonValue> {
-    const st = this.stackValues;
-    const n = st.length - base;
-    if (n <= 0) return NO_VALUES;
-    const out = new StaticArray<JsonValue>(n);
-    for (let i = 0; i < n; i++) unchecked((out[i] = st[base + i]));
-    st.length = base;
-    return out;
-  }
-
-  takeKeys(base: i32): StaticArray<string> {
-    const st = this.stackKeys;
-    const n = st.length - base;
-    if (n <= 0) return NO_KEYS;
-    const out = new StaticArray<string>(n);
-    for (let i = 0; i < n; i++) unchecked((out[i] = st[base + i]));
-    st.length = base;
-    return out;
-  }
+  takeValues(base: i32): StaticArray<JsonValue> { return take<JsonValue>(this.stackValues, base, NO_VALUES); }
+  takeKeys(base: i32): StaticArray<string> { return take<string>(this.stackKeys, base, NO_KEYS); }
 
   parseArray(depth: i32): JsonValue | null {
     const v = new JsonValue(JsonKind.Array, this.pos);
@@ -867,4 +849,15 @@ function describeGot(v: JsonValue): string {
   if (v.kind == JsonKind.Number) return ", got " + v.text;
   if (v.kind == JsonKind.String) return ", got string " + jsonQuote(v.text);
   return ", got " + v.kindName();
+}
+
+// The items pushed on `stack` since `base`, as an exact-size array (the shared `empty` when there
+// are none); pops them.
+function take<T>(stack: T[], base: i32, empty: StaticArray<T>): StaticArray<T> {
+  const n = stack.length - base;
+  if (n <= 0) return empty;
+  const out = new StaticArray<T>(n);
+  for (let i = 0; i < n; i++) unchecked((out[i] = stack[base + i]));
+  stack.length = base;
+  return out;
 }

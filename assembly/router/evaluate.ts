@@ -4,7 +4,7 @@
 // plain first-match list.
 
 import { RouterConfig, Rule, Condition, Split, CondKind, Op, HashSource, SLOT_PATH, SLOT_METHOD } from "./config";
-import { RuleIndex, AttrIndex, AttrKind, RuleBits } from "./rule-index";
+import { RuleIndex, AttrIndex, RuleBits } from "./rule-index";
 import { IpAddr } from "../common/cidr";
 import { bytesEqual, startsWith, endsWith, rangeEquals, indexOfKmp, findCookie, sliceStart, sliceEnd } from "../common/bytes";
 import { fmix64, fnv1aStep, pickWeighted } from "../common/hash";
@@ -158,26 +158,26 @@ export class Evaluator {
   // Sets the candidate bits of one attribute's filed rules for this request.
   private probe(idx: RuleIndex, a: AttrIndex, view: RequestValues, cand: RuleBits): void {
     switch (a.kind) {
-      case AttrKind.Method:
-      case AttrKind.Header: {
+      case CondKind.Method:
+      case CondKind.Header: {
         const h = view.header(a.slot);
         if (h == null) idx.markAbsent(a, cand);
         else idx.markValue(a, h, 0, h.byteLength, cand);
         break;
       }
-      case AttrKind.Path: {
+      case CondKind.Path: {
         const p = view.header(SLOT_PATH);
         if (p != null) idx.markValue(a, p, 0, view.pathEnd(p), cand);
         break;
       }
-      case AttrKind.Query: {
+      case CondKind.Query: {
         const q = view.query(a.slot);
         const p: ArrayBuffer | null = q < 0 ? null : view.header(SLOT_PATH);
         if (p == null) idx.markAbsent(a, cand);
         else idx.markValue(a, p, sliceStart(q), sliceEnd(q), cand);
         break;
       }
-      case AttrKind.Source: {
+      case CondKind.Source: {
         const addr = view.client();
         if (addr != null) idx.markAddr(a, addr, cand);
         break;

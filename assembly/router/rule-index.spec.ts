@@ -1,6 +1,6 @@
 import { compileConfigString, RouterConfig, SLOT_PATH } from "./config";
 import { Evaluator, RequestValues } from "./evaluate";
-import { AttrKind } from "./rule-index";
+import { CondKind } from "./config";
 import { IpAddr, parseSocketAddress } from "../common/cidr";
 import { indexOfByte, NO_SLICE } from "../common/bytes";
 import { pathQueryParam } from "./query";
@@ -90,9 +90,9 @@ describe("rule index: filing", () => {
       rule("c", '{"sourceCidrs":["fd00::/8"]}'));
     const attrs = cfg.index.attrs;
     expect(attrs.length).toBe(3);
-    expect(attrs[0].kind).toBe(AttrKind.Query);
-    expect(attrs[1].kind).toBe(AttrKind.Header);
-    expect(attrs[2].kind).toBe(AttrKind.Source);
+    expect(attrs[0].kind).toBe(CondKind.Query);
+    expect(attrs[1].kind).toBe(CondKind.Header);
+    expect(attrs[2].kind).toBe(CondKind.Source);
     expect(attrs[2].minRule).toBe(2);
   });
 });

@@ -24,15 +24,6 @@ import { Cidr, IpAddr } from "../common/cidr";
 import { hash64, fmix64 } from "../common/hash";
 import { rangeEquals } from "../common/bytes";
 
-/** Request attribute an index probes. */
-export const enum AttrKind {
-  Method = 0,
-  Path = 1,
-  Header = 2,
-  Query = 3,
-  Source = 4,
-}
-
 // Key kinds inside an attribute.
 const K_EXACT: i32 = 0;
 const K_PREFIX: i32 = 1;
@@ -388,7 +379,7 @@ class CidrTable {
 
 /** The index over one request attribute (a method, the path, one header, one query parameter, the client). */
 export class AttrIndex {
-  kind: AttrKind = AttrKind.Method;
+  kind: CondKind = CondKind.Method;
   /** Header slot (Method, Path: the fixed slots; Header) or query slot (Query). */
   slot: i32 = -1;
   /** Lowest rule filed here: the attribute need not be probed before evaluation reaches it. */
@@ -467,7 +458,7 @@ class Key {
 }
 
 class AttrSpec {
-  constructor(public kind: AttrKind, public slot: i32) {}
+  constructor(public kind: CondKind, public slot: i32) {}
 }
 
 /** Per-key selectivity cost: rules sharing the key, plus a penalty for broad kinds. */
@@ -499,7 +490,7 @@ class Builder {
   /** Per rule, per condition: key numbers (null = not indexable). */
   offers: Array<Array<i32[] | null>> = [];
 
-  attr(kind: AttrKind, slot: i32): i32 {
+  attr(kind: CondKind, slot: i32): i32 {
     const name = (<i32>kind).toString() + "/" + slot.toString();
     if (this.attrIds.has(name)) return this.attrIds.get(name);
     const id = this.attrs.length;
@@ -519,7 +510,7 @@ class Builder {
       id = this.keys.length;
       const k = new Key();
       k.attr = attr;
-      k.method = this.attrs[attr].kind == AttrKind.Method;
+      k.method = this.attrs[attr].kind == CondKind.Method;
       k.kind = kind;
       k.value = value;
       k.cidr = cidr;
@@ -534,12 +525,12 @@ class Builder {
     const out: i32[] = [];
     switch (c.kind) {
       case CondKind.Method: {
-        const a = this.attr(AttrKind.Method, 2);
+        const a = this.attr(CondKind.Method, 2);
         for (let i = 0; i < c.methods.length; i++) out.push(this.key(a, K_EXACT, c.methods[i], null));
         break;
       }
       case CondKind.Path: {
-        const a = this.attr(AttrKind.Path, 1);
+        const a = this.attr(CondKind.Path, 1);
         const kind = opKind(c.op);
         if (kind < 0 || kind > K_SUFFIX) return null;
         out.push(this.key(a, kind, c.value, null));
@@ -549,14 +540,14 @@ class Builder {
       case CondKind.Query: {
         const kind = opKind(c.op);
         if (kind < 0) return null;
-        const a = this.attr(c.kind == CondKind.Header ? AttrKind.Header : AttrKind.Query, c.slot);
+        const a = this.attr(c.kind, c.slot);
         out.push(this.key(a, kind, c.value, null));
         break;
       }
       case CondKind.Source: {
         if (c.slot < 0 || c.slot >= cidrLists.length) return null;
         const list = cidrLists[c.slot];
-        const a = this.attr(AttrKind.Source, 0);
+        const a = this.attr(CondKind.Source, 0);
         for (let i = 0; i < list.length; i++) out.push(this.key(a, K_CIDR, new ArrayBuffer(0), list[i]));
         break;
       }
