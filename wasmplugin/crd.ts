@@ -17,7 +17,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { load } from "js-yaml";
-import { REPO_ROOT } from "./generate.ts";
+import { REPO_ROOT } from "../mesh/input.ts";
 
 export const CRD_RELATIVE_PATH = "../shared/istio/wasmplugin-crd-1.20.8.yaml";
 /** Points the validation at a CRD file elsewhere (a fresh clone without shared/ beside it). */

@@ -9,6 +9,7 @@ import { loadAll } from "js-yaml";
 import {
   buildPlugins, generate, staleFiles, outputDir, readInput, InputError, REPO_ROOT, FILTER_DEFAULTS, type WasmPluginCR,
 } from "../../wasmplugin/generate.ts";
+import { chainFor, meshFromCrs } from "../../mesh/model.ts";
 
 const EXAMPLE = join(REPO_ROOT, "wasmplugin/mesh.example.yaml");
 const MODULE = { url: "oci://ghcr.io/mesh-filters/mesh-filters:0.1.0" };
@@ -29,21 +30,11 @@ function problems(input: unknown): string[] {
   assert.fail("input was accepted");
 }
 
-/** Istio 1.20.8's order of plugins in an HTTP chain (listener_builder.go + push_context.go). */
+/** The chain istiod 1.20.8 builds for a workload of the plugins' namespace matching every selector. */
 function istioChainOrder(plugins: WasmPluginCR[], mode: "CLIENT" | "SERVER"): string[] {
-  const phaseSlot: Record<string, number> = { AUTHN: 0, AUTHZ: 1, STATS: 2, UNSPECIFIED_PHASE: 3 };
-  const applies = (p: WasmPluginCR) => {
-    const match = p.spec.match as { mode?: string }[] | undefined;
-    return !match || match.some((m) => !m.mode || m.mode === "CLIENT_AND_SERVER" || m.mode === mode);
-  };
-  const prio = (p: WasmPluginCR) => (typeof p.spec.priority === "number" ? p.spec.priority : -(2 ** 31));
-  return plugins
-    .filter(applies)
-    .map((p, i) => ({ p, i }))
-    .sort((a, b) =>
-      phaseSlot[String(a.p.spec.phase ?? "UNSPECIFIED_PHASE")] - phaseSlot[String(b.p.spec.phase ?? "UNSPECIFIED_PHASE")] ||
-      prio(b.p) - prio(a.p) || a.i - b.i)
-    .map(({ p }) => p.metadata.name);
+  const mesh = meshFromCrs(plugins.map((cr, i) => ({ cr, origin: { file: "test", path: `[${i}]` } })));
+  const labels = Object.assign({}, ...plugins.map((p) => (p.spec.selector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {}));
+  return chainFor(mesh, { namespace: plugins[0].metadata.namespace, labels }, { direction: mode === "SERVER" ? "inbound" : "outbound" }).map((p) => p.name);
 }
 
 test("the committed wasmplugin/generated/ is what mesh.example.yaml generates", () => {

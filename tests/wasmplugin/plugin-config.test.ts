@@ -8,17 +8,11 @@ import { join, relative } from "node:path";
 import { load, loadAll } from "js-yaml";
 import { EnvoyHost, type WasmModule } from "../../host/index.ts";
 import { REPO_ROOT, ROOT_IDS } from "../../wasmplugin/generate.ts";
+import { pluginConfigJson } from "../../mesh/istio-json.ts";
 import { VARIANTS, ENVOY_DIR } from "../../envoy/render.ts";
 
 type Obj = Record<string, any>;
 const WASM = join(REPO_ROOT, "build/mesh-filters.wasm");
-
-/** Istio marshals pluginConfig (a protobuf Struct) with protojson: compact, map keys in sorted order. */
-function istioJson(v: unknown): string {
-  const sorted = (x: unknown): unknown =>
-    Array.isArray(x) ? x.map(sorted) : x && typeof x === "object" ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, sorted((x as Obj)[k])])) : x;
-  return JSON.stringify(sorted(v));
-}
 
 interface Case { where: string; rootId: string; configuration: string }
 
@@ -34,7 +28,7 @@ function wasmPluginCases(): Case[] {
           if (d?.kind !== "WasmPlugin") return;
           const pc = d.spec?.pluginConfig;
           // Istio sends no configuration at all for an absent or empty pluginConfig.
-          const configuration = pc && Object.keys(pc).length > 0 ? istioJson(pc) : "";
+          const configuration = pluginConfigJson(pc);
           cases.push({ where: `${relative(REPO_ROOT, path)}#${i} ${d.metadata?.namespace}/${d.metadata?.name}`, rootId: d.spec?.pluginName, configuration });
         });
       }
