@@ -1,9 +1,10 @@
 // mesh-filters: the command line for taking a mesh's filter configuration from YAML to a running sidecar.
 //   mesh-filters <command> [options]      mesh-filters <command> --help
 import { EXIT_USAGE, UsageError, type Command, type Io } from "./command.ts";
+import { packageCommand } from "./package.ts";
 
 /** One file per subcommand, listed here in the order `--help` shows them. */
-export const COMMANDS: Command[] = [];
+export const COMMANDS: Command[] = [packageCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
