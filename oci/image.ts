@@ -8,8 +8,8 @@
 // (`cp --from-oci-layout`) copy it to a registry unchanged, keeping the manifest digest. The other
 // two variants are worse fits: the Docker one needs Docker's media types (an OCI layout and oras
 // speak OCI), and the "Wasm artifact" one needs exactly two layers (the raw module and a config
-// pushed as a layer), which `oras push` does not produce by default and which container tools
-// treat as a non-image artifact.
+// pushed as a layer): `oras push` with its defaults makes one layer, which Istio refuses, and
+// `oras push` writes a new manifest anyway, so its digest would not be the one printed here.
 //
 // No index is pushed: the manifest is the image. Istio resolves an index to its linux/amd64 child
 // and compares the *child's* digest with WasmPlugin.sha256, so pinning an index digest fails; a
