@@ -88,10 +88,30 @@ export interface Listener {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** A problem with where it is: file, YAML path in it ("" for the file as a whole), and what is wrong. */
+export interface Finding {
+  file: string;
+  path: string;
+  message: string;
+}
+
+export function formatFinding(f: Finding): string {
+  return f.path === "" ? `${f.file}: ${f.message}` : `${f.file}: ${f.path}: ${f.message}`;
+}
+
 export class MeshError extends Error {
-  constructor(readonly problems: string[]) {
+  /** "file: path: message" lines. */
+  readonly problems: string[];
+  constructor(readonly findings: Finding[]) {
+    const problems = findings.map(formatFinding);
     super(problems.join("\n"));
+    this.problems = problems;
   }
+}
+
+/** `parent.child`, or `child` at the top ("" is the document itself). */
+export function subPath(parent: string, child: string): string {
+  return parent === "" ? child : `${parent}.${child}`;
 }
 
 /**
@@ -102,24 +122,24 @@ export function meshFromCrs(
   crs: { cr: WasmPluginCR; origin: Omit<Origin, "pluginConfigPath"> & { pluginConfigPath?: string } }[],
   opts: { rootNamespace?: string; trustDomain?: string; workloads?: WorkloadSpec[] } = {},
 ): Mesh {
-  const problems: string[] = [];
+  const problems: Finding[] = [];
   const trustDomain = opts.trustDomain ?? DEFAULT_TRUST_DOMAIN;
   const plugins: MeshPlugin[] = [];
   for (const { cr, origin } of crs) {
-    const where = `${origin.file}: ${origin.path}`;
+    const at = (path: string, message: string) => problems.push({ file: origin.file, path: subPath(origin.path, path), message });
     const spec = isObj(cr.spec) ? cr.spec : {};
     const name = cr.metadata?.name;
     const namespace = cr.metadata?.namespace;
-    if (typeof name !== "string" || name === "") problems.push(`${where}.metadata.name: missing`);
-    if (typeof namespace !== "string" || namespace === "") problems.push(`${where}.metadata.namespace: missing (a WasmPlugin applies to the namespace it is created in; set it explicitly)`);
-    if (typeof spec.pluginName !== "string" || spec.pluginName === "") problems.push(`${where}.spec.pluginName: missing (the filter's root id)`);
-    if (typeof spec.url !== "string" || spec.url === "") problems.push(`${where}.spec.url: missing`);
+    if (typeof name !== "string" || name === "") at("metadata.name", "missing");
+    if (typeof namespace !== "string" || namespace === "") at("metadata.namespace", "missing (a WasmPlugin applies to the namespace it is created in; set it explicitly)");
+    if (typeof spec.pluginName !== "string" || spec.pluginName === "") at("spec.pluginName", "missing (the filter's root id)");
+    if (typeof spec.url !== "string" || spec.url === "") at("spec.url", "missing");
     let configuration = "";
-    const pluginConfigPath = origin.pluginConfigPath ?? `${origin.path}.spec.pluginConfig`;
+    const pluginConfigPath = origin.pluginConfigPath ?? subPath(origin.path, "spec.pluginConfig");
     try {
       configuration = pluginConfigJson(spec.pluginConfig);
     } catch (e) {
-      problems.push(`${origin.file}: ${pluginConfigPath}: ${(e as Error).message}`);
+      problems.push({ file: origin.file, path: pluginConfigPath, message: (e as Error).message });
     }
     const phase = (PHASE_ORDER as readonly string[]).includes(spec.phase as string) ? (spec.phase as Phase) : "UNSPECIFIED_PHASE";
     const matchList = Array.isArray(spec.match) ? spec.match : [];
@@ -154,7 +174,10 @@ export function meshFromCrs(
   const seen = new Map<string, MeshPlugin>();
   for (const p of plugins) {
     const other = seen.get(p.resourceName);
-    if (other) problems.push(`${p.origin.file}: ${p.origin.path}: WasmPlugin ${p.namespace}/${p.name} is also defined at ${other.origin.file}: ${other.origin.path}; Kubernetes would keep only one`);
+    if (other) {
+      const there = other.origin.path === "" ? other.origin.file : `${other.origin.file}: ${other.origin.path}`;
+      problems.push({ file: p.origin.file, path: p.origin.path, message: `WasmPlugin ${p.namespace}/${p.name} is also defined at ${there}; Kubernetes would keep only one` });
+    }
     seen.set(p.resourceName, p);
   }
   if (problems.length > 0) throw new MeshError(problems);

@@ -19,7 +19,10 @@ import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { load } from "js-yaml";
 import { REPO_ROOT } from "../mesh/input.ts";
 
-export const CRD_RELATIVE_PATH = "../shared/istio/wasmplugin-crd-1.20.8.yaml";
+export const CRD_FILE_NAME = "wasmplugin-crd-1.20.8.yaml";
+export const CRD_RELATIVE_PATH = `../shared/istio/${CRD_FILE_NAME}`;
+/** Where `npm pack` puts a copy of the CRD inside the package (scripts/prepack.mjs; not committed). */
+export const PACKAGED_CRD_RELATIVE_PATH = `build/istio/${CRD_FILE_NAME}`;
 /** Points the validation at a CRD file elsewhere (a fresh clone without shared/ beside it). */
 export const CRD_ENV = "MESH_FILTERS_WASMPLUGIN_CRD";
 
@@ -28,19 +31,22 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 
 /**
  * Where the CRD is read from: $MESH_FILTERS_WASMPLUGIN_CRD when set (relative to the working
- * directory), else shared/istio/ beside the repository (CI clones the repo with a copy of shared/ next to it).
+ * directory); else the copy inside an installed package (build/istio/, put there by `npm pack`);
+ * else shared/istio/ beside the repository (CI clones the repo with a copy of shared/ next to it).
  */
 export function crdPath(repoRoot = REPO_ROOT, env: Record<string, string | undefined> = process.env): string {
   const override = env[CRD_ENV];
-  return override ? resolve(override) : resolve(repoRoot, CRD_RELATIVE_PATH);
+  if (override) return resolve(override);
+  const packaged = resolve(repoRoot, PACKAGED_CRD_RELATIVE_PATH);
+  return existsSync(packaged) ? packaged : resolve(repoRoot, CRD_RELATIVE_PATH);
 }
 
 export function loadCrd(path = crdPath()): Obj {
   if (!existsSync(path)) {
     throw new Error(
       `Istio's WasmPlugin CRD is missing at ${path}. It is expected in shared/istio/ beside the repository ` +
-        `(<repo>/${CRD_RELATIVE_PATH}; CI clones the repo with a shared/ copy next to it), ` +
-        `or where ${CRD_ENV}=/path/to/wasmplugin-crd-1.20.8.yaml points.`,
+        `(<repo>/${CRD_RELATIVE_PATH}; CI clones the repo with a shared/ copy next to it), inside an installed ` +
+        `package (<package>/${PACKAGED_CRD_RELATIVE_PATH}), or where ${CRD_ENV}=/path/to/${CRD_FILE_NAME} points.`,
     );
   }
   const crd = load(readFileSync(path, "utf8"));
@@ -233,8 +239,20 @@ export interface Validator {
   (doc: unknown): string[];
 }
 
+/** One schema violation: the JSON pointer into the document ("" = the document) and the message. */
+export interface SchemaError {
+  pointer: string;
+  message: string;
+}
+
 /** Compiles the CRD into a validator returning the problems as "path: message" lines (empty = valid). */
 export function compileValidator(crd: Obj = loadCrd()): Validator {
+  const check = compileSchemaCheck(crd);
+  return (doc: unknown) => check(doc).map((e) => `${e.pointer || "(root)"}: ${e.message}`);
+}
+
+/** Compiles the CRD into a check returning each violation with its JSON pointer (empty = valid). */
+export function compileSchemaCheck(crd: Obj = loadCrd()): (doc: unknown) => SchemaError[] {
   const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
   ajv.addFormat("int32", { type: "number", validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
   ajv.addFormat("int64", { type: "number", validate: (n: number) => Number.isSafeInteger(n) });
@@ -274,9 +292,8 @@ export function compileValidator(crd: Obj = loadCrd()): Validator {
   return (doc: unknown) => {
     if (validate(doc)) return [];
     return (validate.errors ?? []).map((e: ErrorObject) => {
-      const where = e.instancePath || "(root)";
       const extra = e.keyword === "additionalProperties" ? ` (${(e.params as Obj).additionalProperty})` : e.keyword === "enum" ? ` (${(e.params as Obj).allowedValues.join(", ")})` : "";
-      return `${where}: ${e.message}${extra}`;
+      return { pointer: e.instancePath, message: `${e.message}${extra}` };
     });
   };
 }
