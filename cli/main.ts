@@ -1,10 +1,11 @@
 // mesh-filters: the command line for taking a mesh's filter configuration from YAML to a running sidecar.
 //   mesh-filters <command> [options]      mesh-filters <command> --help
-import { EXIT_USAGE, UsageError, type Command, type Io } from "./command.ts";
+import { CannotRun, EXIT_USAGE, UsageError, type Command, type Io } from "./command.ts";
+import { generateCommand } from "./generate.ts";
 import { packageCommand } from "./package.ts";
 
 /** One file per subcommand, listed here in the order `--help` shows them. */
-export const COMMANDS: Command[] = [packageCommand];
+export const COMMANDS: Command[] = [generateCommand, packageCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -14,7 +15,8 @@ export function usage(): string {
     "commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
-    "mesh-filters <command> --help shows a command's options. Exit codes: 0 ok, 1 problems found, 2 usage error.",
+    "mesh-filters <command> --help shows a command's options.",
+    "Exit codes: 0 ok, 1 problems found, 2 usage error or the command could not run.",
   ].join("\n");
 }
 
@@ -40,6 +42,27 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.err(`mesh-filters ${command.name}: ${e.message}\n\n${command.help}`);
       return EXIT_USAGE;
     }
+    if (e instanceof CannotRun) {
+      io.err(`mesh-filters ${command.name}: ${e.message}`);
+      return EXIT_USAGE;
+    }
     throw e;
+  }
+}
+
+/** main() on the process's streams; an unexpected error is one line (its stack with MESH_FILTERS_DEBUG=1), exit 2. */
+export async function runCli(argv: string[]): Promise<number> {
+  const io: Io = {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    cwd: process.cwd(),
+  };
+  try {
+    return await main(argv, io);
+  } catch (e) {
+    const debug = process.env.MESH_FILTERS_DEBUG === "1";
+    io.err(`mesh-filters: ${debug && e instanceof Error ? e.stack : e instanceof Error ? e.message : String(e)}`);
+    if (!debug) io.err("(this is a bug in mesh-filters; MESH_FILTERS_DEBUG=1 prints where it happened)");
+    return EXIT_USAGE;
   }
 }

@@ -68,6 +68,23 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** The module's version: package.json's, the version `npm run build` builds and the image tag by convention. */
 export const MODULE_VERSION: string = JSON.parse(readFileSync(resolve(REPO_ROOT, "package.json"), "utf8")).version;
 
+/**
+ * Labels every generated WasmPlugin carries. `managed-by` is the prune selector
+ * (`kubectl apply --prune -l app.kubernetes.io/managed-by=mesh-filters`); the input's own `labels`
+ * cannot override these.
+ */
+export const MANAGED_BY = "mesh-filters";
+export const PRUNE_SELECTOR = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
+export function standardLabels(filter: RootId): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "mesh-filters",
+    "app.kubernetes.io/component": filter,
+    "app.kubernetes.io/version": MODULE_VERSION,
+    "app.kubernetes.io/managed-by": MANAGED_BY,
+  };
+}
+const RESERVED_LABELS = ["app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"];
+
 export interface WasmPluginCR {
   apiVersion: "extensions.istio.io/v1alpha1";
   kind: "WasmPlugin";
@@ -315,12 +332,7 @@ function buildPlugin(
     metadata: {
       name,
       namespace: ns.name,
-      labels: {
-        "app.kubernetes.io/name": "mesh-filters",
-        "app.kubernetes.io/component": filter,
-        "app.kubernetes.io/managed-by": "mesh-filters-generate",
-        ...extraLabels,
-      },
+      labels: { ...standardLabels(filter), ...extraLabels },
     },
     spec,
   };
@@ -424,6 +436,9 @@ export function inspectMeshInput(input: unknown): { input: MeshInput; problems: 
     if (s) prefix = s;
   }
   const extraLabels = input.labels === undefined ? {} : p.labels("labels", input.labels) ?? {};
+  for (const k of Object.keys(extraLabels)) {
+    if (RESERVED_LABELS.includes(k)) p.add(`labels.${k}`, "is set by the generator (the prune selector and the filter/version labels rely on it); remove it");
+  }
   const output = input.output === undefined ? undefined : p.str("output", input.output);
   let trustDomain = DEFAULT_TRUST_DOMAIN;
   if (input.trustDomain !== undefined) {

@@ -1,42 +1,68 @@
-// Generates Istio 1.20 WasmPlugin CRs (one per filter per namespace) from a small declarative input.
-//
-//   npx tsx wasmplugin/generate.ts <input.yaml|json> [--out <dir>] [--check] [--stdout]
+// Renders the WasmPlugin CRs of a mesh input (one file per namespace) and a kustomization.yaml listing
+// them. The command is `mesh-filters generate` (cli/generate.ts), which validates every pluginConfig on
+// the module first; `npx tsx wasmplugin/generate.ts ...` still runs that same command.
 //
 // The input format, the defaults and why they are what they are: docs/deployment.md.
-// Everything is validated up front; every problem is reported with its field path, and nothing is
-// written unless the whole input is valid.
-import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync, unlinkSync } from "node:fs";
-import { dirname, join, resolve, relative } from "node:path";
+import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { load, dump } from "js-yaml";
-import { GENERATED_HEADER, REPO_ROOT, buildPlugins, type WasmPluginCR } from "../mesh/input.ts";
+import { dump } from "js-yaml";
+import { GENERATED_HEADER, PRUNE_SELECTOR, buildPlugins, type WasmPluginCR } from "../mesh/input.ts";
+import { KUBECTL_SAFE_DUMP_SCHEMA, parseYaml } from "../mesh/yaml.ts";
 
 export {
   ROOT_IDS, FILTER_DEFAULTS, ACCESS_LOG_FILTER_STATE_DEFAULTS, DEFAULT_NAME_PREFIX, GENERATED_HEADER, REPO_ROOT, InputError, buildPlugins,
+  MODULE_VERSION, PRUNE_SELECTOR, MANAGED_BY,
   type RootId, type Phase, type Mode, type FailStrategy, type PullPolicy, type WasmPluginCR,
 } from "../mesh/input.ts";
+
+export const KUSTOMIZATION = "kustomization.yaml";
+/** For --prune-allowlist (kubectl 1.26+; kubectl 1.25 knows only --prune-whitelist, which 1.26 and 1.27 still accept, deprecated). */
+export const PRUNE_ALLOWLIST = "extensions.istio.io/v1alpha1/WasmPlugin";
 
 export interface GeneratedFile {
   /** Path relative to the output directory. */
   path: string;
   content: string;
+  /** The CRs in it (none for kustomization.yaml). */
   plugins: WasmPluginCR[];
 }
 
-
-
 /** Serializes one namespace's CRs as a multi-document YAML file. */
 export function renderNamespace(namespace: string, plugins: WasmPluginCR[], source: string): string {
-  const docs = plugins.map((cr) => dump(cr, { lineWidth: -1, noRefs: true, quotingType: '"' }));
+  // KUBECTL_SAFE_DUMP_SCHEMA quotes every string kubectl's YAML 1.1 reading would turn into something else.
+  const docs = plugins.map((cr) => dump(cr, { lineWidth: -1, noRefs: true, quotingType: '"', schema: KUBECTL_SAFE_DUMP_SCHEMA }));
   return `${GENERATED_HEADER} from ${source}; do not edit.\n# kubectl apply -f <this file>  (namespace ${namespace})\n---\n${docs.join("---\n")}`;
 }
 
+/** kustomization.yaml listing the namespace files, so the set is applied (and pruned) as one. */
+export function renderKustomization(namespaceFiles: string[], source: string): string {
+  return [
+    `${GENERATED_HEADER} from ${source}; do not edit.`,
+    `# kubectl apply -k <this directory> --prune -l ${PRUNE_SELECTOR} --prune-allowlist=${PRUNE_ALLOWLIST}`,
+    `#   (kubectl 1.25: --prune-whitelist=${PRUNE_ALLOWLIST})`,
+    "apiVersion: kustomize.config.k8s.io/v1beta1",
+    "kind: Kustomization",
+    "resources:",
+    ...namespaceFiles.map((f) => `  - ${f}`),
+    "",
+  ].join("\n");
+}
+
+/** The files for CRs grouped per namespace: `<namespace>.yaml` each, then kustomization.yaml. */
+export function renderFiles(byNamespace: Map<string, WasmPluginCR[]>, source: string): GeneratedFile[] {
+  const files = [...byNamespace].map(([ns, plugins]) => ({ path: `${ns}.yaml`, content: renderNamespace(ns, plugins, source), plugins }));
+  return [...files, { path: KUSTOMIZATION, content: renderKustomization(files.map((f) => f.path), source), plugins: [] }];
+}
+
+/** Generates from a mesh input document; throws InputError listing every problem of the input's own rules. */
 export function generate(input: unknown, source: string): GeneratedFile[] {
-  return [...buildPlugins(input)].map(([ns, plugins]) => ({ path: `${ns}.yaml`, content: renderNamespace(ns, plugins, source), plugins }));
+  return renderFiles(buildPlugins(input), source);
 }
 
 export function readInput(file: string): unknown {
-  return load(readFileSync(file, "utf8"), { filename: file });
+  const docs = parseYaml(readFileSync(file, "utf8"), file);
+  return docs.length === 1 ? docs[0] : docs;
 }
 
 /** Where the output goes: --out, else the input's `output` (relative to the input file), else `generated/` beside it. */
@@ -62,55 +88,10 @@ export function staleFiles(dir: string, files: GeneratedFile[]): string[] {
   return stale.sort();
 }
 
-function main(argv: string[]): number {
-  const args = [...argv];
-  let out: string | undefined;
-  let check = false;
-  let stdout = false;
-  const positional: string[] = [];
-  while (args.length > 0) {
-    const a = args.shift()!;
-    if (a === "--out") out = args.shift();
-    else if (a === "--check") check = true;
-    else if (a === "--stdout") stdout = true;
-    else if (a === "-h" || a === "--help") {
-      console.log("usage: npx tsx wasmplugin/generate.ts <input.yaml|json> [--out <dir>] [--check] [--stdout]");
-      return 0;
-    } else positional.push(a);
-  }
-  if (positional.length !== 1) {
-    console.error("usage: npx tsx wasmplugin/generate.ts <input.yaml|json> [--out <dir>] [--check] [--stdout]");
-    return 2;
-  }
-  const inputFile = resolve(positional[0]);
-  let files: GeneratedFile[];
-  let input: unknown;
-  try {
-    input = readInput(inputFile);
-    files = generate(input, relative(REPO_ROOT, inputFile).split("\\").join("/"));
-  } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
-    return 1;
-  }
-  if (stdout) {
-    process.stdout.write(files.map((f) => f.content).join("---\n"));
-    return 0;
-  }
-  const dir = outputDir(inputFile, input, out);
-  const stale = staleFiles(dir, files);
-  if (check) {
-    if (stale.length === 0) return 0;
-    console.error(`out of date in ${relative(process.cwd(), dir) || dir}: ${stale.join(", ")} (run: npx tsx wasmplugin/generate.ts ${positional[0]})`);
-    return 1;
-  }
-  mkdirSync(dir, { recursive: true });
-  for (const f of files) writeFileSync(join(dir, f.path), f.content);
-  for (const name of stale) if (!files.some((f) => f.path === name)) unlinkSync(join(dir, name));
-  const count = files.reduce((n, f) => n + f.plugins.length, 0);
-  console.log(`wrote ${count} WasmPlugins in ${files.length} namespace file(s) to ${relative(process.cwd(), dir) || dir}`);
-  return 0;
-}
-
+// `npx tsx wasmplugin/generate.ts <args>` is `mesh-filters generate <args>`. Not awaited at the top
+// level: cli/generate.ts imports this module, which must finish evaluating first.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv.slice(2));
+  void import("../cli/main.ts").then(async ({ runCli }) => {
+    process.exitCode = await runCli(["generate", ...process.argv.slice(2)]);
+  });
 }
