@@ -3,10 +3,11 @@
 import { CannotRun, EXIT_USAGE, UsageError, type Command, type Io } from "./command.ts";
 import { generateCommand } from "./generate.ts";
 import { validateCommand } from "./validate.ts";
+import { checkCommand } from "./check.ts";
 import { packageCommand } from "./package.ts";
 
 /** One file per subcommand, listed here in the order `--help` shows them. */
-export const COMMANDS: Command[] = [generateCommand, validateCommand, packageCommand];
+export const COMMANDS: Command[] = [generateCommand, validateCommand, checkCommand, packageCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
