@@ -4,7 +4,8 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { display, readMeshFiles } from "../mesh/load.ts";
 import { hasErrors, validateMesh } from "../mesh/validate.ts";
-import { CRD_ENV, compileSchemaCheck, crdPath, loadCrd } from "../wasmplugin/crd.ts";
+import { CRD_ENV, PACKAGED_CRD_RELATIVE_PATH, compileSchemaCheck, crdPath, loadCrd } from "../wasmplugin/crd.ts";
+import { REPO_ROOT } from "../mesh/input.ts";
 import { CannotRun, EXIT_OK, EXIT_PROBLEMS, UsageError, parseCommandArgs, type Command, type Io } from "./command.ts";
 import { MODULE_OPTIONS, MODULE_OPTIONS_HELP, count, loadModuleFile, moduleClaims, plural, printProblems } from "./shared.ts";
 
@@ -44,7 +45,8 @@ export const validateCommand: Command = {
     const module = loadModuleFile(values.wasm, io);
     const crdFile = crdPath();
     if (!existsSync(crdFile)) {
-      throw new CannotRun(`Istio's WasmPlugin CRD is missing at ${crdFile}; point ${CRD_ENV} at Istio 1.20.8's WasmPlugin CRD (kubectl get crd wasmplugins.extensions.istio.io -o yaml)`);
+      const where = process.env[CRD_ENV] ? crdFile : `${resolve(REPO_ROOT, PACKAGED_CRD_RELATIVE_PATH)} (an installed package) or ${crdFile} (beside a clone)`;
+      throw new CannotRun(`Istio's WasmPlugin CRD is missing at ${where}; point ${CRD_ENV} at Istio 1.20.8's WasmPlugin CRD (kubectl get crd wasmplugins.extensions.istio.io -o yaml > wasmplugin-crd.yaml)`);
     }
     const schema = compileSchemaCheck(loadCrd(crdFile));
     const files = readMeshFiles(positionals.map((p) => resolve(io.cwd, p)));
