@@ -35,7 +35,7 @@ requests file (YAML):
       direction: outbound        # inbound (default) | outbound | gateway
       method: GET                # default GET
       path: /api/orders/1        # required
-      authority: orders.orders.svc.cluster.local   # default for inbound: <name>.<namespace>.svc.cluster.local
+      authority: orders.orders.svc.cluster.local   # default for inbound: <app label or name>.<namespace>.svc.cluster.local
       headers: { x-user-group: beta }              # values are strings; a list repeats the header
       caller: spiffe://cluster.local/ns/web/sa/frontend   # inbound/gateway: a SPIFFE ID (mTLS) or plaintext
       source: 10.0.1.15:41234    # the caller's address
@@ -238,7 +238,8 @@ function readRequests(file: string, mesh: Mesh): RequestsFile {
       if (Number.isInteger(r.port) && (r.port as number) >= 1 && (r.port as number) <= 65535) port = r.port as number;
       else add(at("port"), `must be a port number 1-65535, got ${JSON.stringify(r.port)}`);
     }
-    let authority = target ? `${target.name}.${target.namespace}.svc.cluster.local` : "";
+    // The Service host: by convention named after the app label.
+    let authority = target ? `${target.labels.app ?? target.name}.${target.namespace}.svc.cluster.local` : "";
     if (r.authority !== undefined) {
       if (typeof r.authority === "string" && r.authority !== "") authority = r.authority;
       else add(at("authority"), `must be a non-empty string, got ${JSON.stringify(r.authority)}`);
