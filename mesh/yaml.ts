@@ -3,8 +3,8 @@
 // kubectl 1.25–1.27 (`kubectl apply -f`, also with `-k`) turns YAML into JSON with sigs.k8s.io/yaml
 // (v1.2.0 in kubectl 1.25, v1.3.0 in 1.26/1.27), which unmarshals with gopkg.in/yaml.v2 v2.4.0 into
 // interface{}: YAML 1.1 scalar resolution (yaml.v2 resolve.go), with no typed target for a custom
-// resource, so nothing is coerced back to a string. Helm renders through the same library. What that
-// changes against YAML 1.2 (js-yaml's core schema, what our other tools read):
+// resource, so nothing is coerced back to a string (rendered kustomize/Helm output goes through the
+// same kubectl reading when applied). What that changes against YAML 1.2 (js-yaml's core schema, what our other tools read):
 // - plain y, Y, yes, Yes, YES, on, On, ON are the boolean true; n, N, no, No, NO, off, Off, OFF false
 //   (also as map keys, which become "true"/"false");
 // - a plain integer with a leading 0 is octal (0777 = 511); 0X1F is hex; underscores are dropped;
