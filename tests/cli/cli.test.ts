@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../cli/main.ts";
-import { mf, STACK } from "./run.ts";
+import { mf, mfHere, STACK } from "./run.ts";
 
 test("mesh-filters --help lists every subcommand; no command is a usage error", async () => {
   const help = await mf(["--help"]);
@@ -18,14 +18,14 @@ test("mesh-filters --help lists every subcommand; no command is a usage error", 
   assert.match(unknown.stderr, /^mesh-filters: unknown command "deploy"/);
 });
 
-for (const name of ["generate", "validate", "check"]) {
-  test(`mesh-filters ${name} --help prints its usage and exit codes`, async () => {
-    const r = await mf([name, "--help"]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^usage: mesh-filters ${name} `));
-    assert.match(r.stdout, /exit codes: 0 .*, 1 .*, 2 /s);
+test("every subcommand's --help prints its usage and exit codes", async () => {
+  const runs = await Promise.all(COMMANDS.map((c) => mf([c.name, "--help"])));
+  COMMANDS.forEach((c, i) => {
+    assert.equal(runs[i].status, 0, runs[i].stderr);
+    assert.match(runs[i].stdout, new RegExp(`^usage: mesh-filters ${c.name} `), c.name);
+    if (c.name !== "package") assert.match(runs[i].stdout, /exit codes: 0 .*, 1 .*, 2 /s, c.name);
   });
-}
+});
 
 test("usage errors exit 2 with the message and the command's usage, without a stack", async () => {
   const cases: [string[], RegExp][] = [
@@ -40,8 +40,9 @@ test("usage errors exit 2 with the message and the command's usage, without a st
     [["check", "wasmplugin/mesh.example.yaml", "--requests"], /Option '--requests <value>' argument missing/],
     [["validate", "wasmplugin/generated", "--wasm", "nowhere.wasm"], /^mesh-filters validate: the module nowhere\.wasm does not exist$/m],
   ];
-  for (const [args, expected] of cases) {
-    const r = await mf(args);
+  // Two through the real bin, the rest through main() in this process (the same code after the bin).
+  for (const [i, [args, expected]] of cases.entries()) {
+    const r = i < 2 ? await mf(args) : await mfHere(args);
     assert.equal(r.status, 2, `${args.join(" ")}\n${r.stderr}`);
     assert.match(r.stderr, expected, args.join(" "));
     assert.doesNotMatch(r.stderr, STACK, args.join(" "));
@@ -49,10 +50,9 @@ test("usage errors exit 2 with the message and the command's usage, without a st
 });
 
 test("a file that is not there, or not YAML, is a problem naming it (exit 1), not a crash", async () => {
-  const missing = await mf(["validate", "no/such/dir"]);
+  const [missing, notYaml] = await Promise.all([mf(["validate", "no/such/dir"]), mf(["generate", "package.json"])]);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /^no\/such\/dir: no such file or directory$/m);
-  const notYaml = await mf(["generate", "package.json"]);
   assert.equal(notYaml.status, 2, notYaml.stderr);
   assert.match(notYaml.stderr, /package\.json is not a mesh input/);
   for (const r of [missing, notYaml]) assert.doesNotMatch(r.stderr, STACK);

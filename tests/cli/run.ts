@@ -25,3 +25,16 @@ export function mf(args: string[], opts: { cwd?: string; env?: Record<string, st
 
 /** What a user must never see for bad input: a JavaScript stack. */
 export const STACK = /^\s+at .+:\d+:\d+\)?$/m;
+
+/**
+ * The same command in this process (main() with captured output): for the many argument-handling
+ * cases, where a process per case would only measure tsx's start-up again. Paths resolve against
+ * `cwd` as in the bin; the bin itself is covered by the spawned runs.
+ */
+export async function mfHere(args: string[], cwd = REPO_ROOT): Promise<Run> {
+  const { main } = await import("../../cli/main.ts");
+  const out: string[] = [];
+  const err: string[] = [];
+  const status = await main(args, { out: (l) => out.push(`${l}\n`), err: (l) => err.push(`${l}\n`), cwd });
+  return { status, stdout: out.join(""), stderr: err.join("") };
+}

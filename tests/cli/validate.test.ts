@@ -60,15 +60,17 @@ test("a WasmPlugin of another module is not checked, fails the run unless --igno
     "vendor.yaml": cr("vendor", `{ url: "oci://registry.example/vendor/filter:2.0", pluginName: vendor, pluginConfig: { x: 1 } }`),
     "pinned.yaml": cr("pinned", `{ url: "oci://ghcr.io/mesh-filters/mesh-filters@sha256:${digest}", pluginName: authz, pluginConfig: { rules: [] } }`),
   });
-  const r = await mf(["validate", dir]);
+  const [r, ignored, known] = await Promise.all([
+    mf(["validate", dir]),
+    mf(["validate", dir, "--ignore-other-modules"]),
+    mf(["validate", dir, "--ignore-other-modules", "--digest", `sha256:${digest}`]),
+  ]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`^not-checked: .*pinned\\.yaml: spec\\.url: not this module, pluginConfig not checked: the image is pinned to manifest digest sha256:${digest}, which is not a known digest of mesh-filters ${MODULE_VERSION.replace(/\./g, "\\.")} \\(if it holds this module, pass --digest sha256:${digest}`, "m"));
   assert.match(r.stderr, /^not-checked: .*vendor\.yaml: spec\.url: not this module, pluginConfig not checked: registry\.example\/vendor\/filter is not a repository of this module/m);
   assert.match(r.stderr, /0 configured on .*, 2 not this module, 0 problems$/m);
-  const ignored = await mf(["validate", dir, "--ignore-other-modules"]);
   assert.equal(ignored.status, 0, ignored.stderr);
   assert.match(ignored.stdout, /^valid: 2 WasmPlugins in 2 files, 0 configured on .*, 2 not this module \(ignored\), 0 problems$/m);
-  const known = await mf(["validate", dir, "--ignore-other-modules", "--digest", `sha256:${digest}`]);
   assert.equal(known.status, 0, known.stderr);
   assert.match(known.stdout, /1 configured on .*, 1 not this module \(ignored\)/);
 });
