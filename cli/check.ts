@@ -73,9 +73,14 @@ export const checkCommand: Command = {
     const files = readMeshFiles(positionals.map((p) => resolve(io.cwd, p)));
     const problems = await validateMesh(files, { wasm: module.bytes, version: module.version, claims });
     printProblems(problems, io);
+    // With --json, stdout is always one JSON document, also when nothing could be run.
+    const notRun = (list: { file: string; path: string; message: string; severity?: string }[]) => {
+      if (json) io.out(JSON.stringify({ mesh: files.files, problems: list, results: [], summary: { requests: 0, passed: 0, failed: 0, withoutExpectations: 0 } }, null, 2));
+      return EXIT_PROBLEMS;
+    };
     if (hasErrors(problems, { ignoreOtherModules: ignoreOthers }) || !files.mesh) {
       io.err(`mesh-filters check: the mesh has ${plural(count(problems, "error") + (ignoreOthers ? 0 : count(problems, "not-checked")), "problem")}; no request was run`);
-      return EXIT_PROBLEMS;
+      return notRun(problems);
     }
     const mesh = files.mesh;
     const foreign = new Set(problems.filter((p) => p.severity === "not-checked" && p.plugin).map((p) => `${p.plugin!.namespace}.${p.plugin!.name}`));
@@ -85,7 +90,7 @@ export const checkCommand: Command = {
     if (parsed.problems.length > 0) {
       for (const p of parsed.problems) io.err(`${display(requestsFile)}: ${p.path}: ${p.message}`);
       io.err(`mesh-filters check: ${plural(parsed.problems.length, "problem")} in ${display(requestsFile)}; no request was run`);
-      return EXIT_PROBLEMS;
+      return notRun(parsed.problems.map((p) => ({ file: display(requestsFile), ...p, severity: "error" })));
     }
 
     const sidecars = new Map<string, Sidecar>();

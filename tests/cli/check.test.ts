@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../../mesh/input.ts";
-import { mf, STACK } from "./run.ts";
+import { mf, mfHere, STACK } from "./run.ts";
 
 const MESH = "wasmplugin/mesh.example.yaml";
 const REQUESTS = "wasmplugin/requests.example.yaml";
@@ -109,4 +109,10 @@ test("an invalid mesh is reported as validate reports it, and no request runs", 
   assert.match(r.stderr, /mesh\.yaml: namespaces\[0\]\.filters\[0\]\.pluginConfig\.mode: "audit" is not a mode; use "enforce" or "dry-run"/);
   assert.match(r.stderr, /mesh-filters check: the mesh has 1 problem; no request was run/);
   assert.equal(r.stdout, "");
+  // --json still prints one document, with the problems.
+  const j = await mfHere(["check", mesh, "--requests", REQUESTS, "--json"]);
+  assert.equal(j.status, 1);
+  const doc = JSON.parse(j.stdout);
+  assert.deepEqual(doc.results, []);
+  assert.equal(doc.problems[0].path, "namespaces[0].filters[0].pluginConfig.mode");
 });
