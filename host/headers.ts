@@ -56,6 +56,81 @@ function nameInvalid(k: string): boolean {
   return k.charCodeAt(0) === 58 ? BAD_PSEUDO_NAME.test(k) : BAD_NAME.test(k);
 }
 
+// ---- inline headers (HeaderMapImpl::insertByKey) ------------------------------------------------------
+// Envoy keeps some headers "inline" (O(1) slots): adding one that is already there appends the new value to the
+// existing entry with "," ("; " for cookie) instead of adding a second entry, and an empty value appends nothing
+// (appendToHeader). Every add goes through insertByKey: the codecs' addViaMove, and a Wasm module's
+// add_header_map_value / replace / set_pairs / local-reply headers (addCopy). Which headers are inline is fixed per
+// map type: the INLINE_* lists of envoy/http/header_map.h, plus the custom inline headers that extensions register
+// (RegisterCustomInlineHeader) when they are linked into the binary. Istio's proxy links every extension it lists
+// (istio/proxy bazel/extension_config/extensions_build_config.bzl, LEGACY_ALWAYSLINK), so its registrations count.
+
+/** The four header maps of a stream (Envoy's RequestHeaderMap, RequestTrailerMap, ResponseHeaderMap, ResponseTrailerMap). */
+export type HeaderMapKind = "request-headers" | "request-trailers" | "response-headers" | "response-trailers";
+
+// header_map.h INLINE_REQ_RESP_STRING_HEADERS + INLINE_REQ_RESP_NUMERIC_HEADERS (request and response headers)
+const INLINE_REQ_RESP = [
+  "connection", "content-type", "x-envoy-decorator-operation", "keep-alive", "proxy-connection", "proxy-status",
+  "x-request-id", "transfer-encoding", "upgrade", "via", "content-length", "x-envoy-attempt-count",
+];
+/** Inline request headers: header_map.h INLINE_REQ_STRING_HEADERS, INLINE_REQ_NUMERIC_HEADERS, INLINE_REQ_RESP_*;
+ *  custom inline request headers registered by extensions in Istio's build. */
+export const INLINE_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  // INLINE_REQ_STRING_HEADERS
+  "x-client-trace-id", "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node",
+  "x-envoy-external-address", "x-envoy-force-trace", "x-envoy-hedge-on-per-try-timeout", "x-envoy-internal",
+  "x-envoy-ip-tags", "x-envoy-retry-on", "x-envoy-retry-grpc-on", "x-envoy-retriable-status-codes",
+  "x-envoy-retriable-header-names", "x-envoy-is-timeout-retry", "x-envoy-original-path", "x-envoy-original-url",
+  "x-envoy-upstream-alt-stat-name", "x-envoy-upstream-rq-timeout-alt-response", "expect", "x-forwarded-client-cert",
+  "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "grpc-timeout", ":authority", ":method", ":path",
+  ":protocol", ":scheme", "te", "user-agent",
+  // INLINE_REQ_NUMERIC_HEADERS
+  "x-envoy-expected-rq-timeout-ms", "x-envoy-max-retries", "x-envoy-upstream-rq-timeout-ms",
+  "x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-upstream-stream-duration-ms", "x-forwarded-port",
+  ...INLINE_REQ_RESP,
+  // RegisterCustomInlineHeader<RequestHeaders> in extensions Istio links: filters/common/expr (referer), cors,
+  // csrf, jwt_authn and Istio's authn (origin, access-control-request-*), compressor/decompressor (accept-encoding,
+  // content-encoding, cache-control), cache (authorization, pragma, cache-control, if-*), oauth2 (authorization),
+  // cdn_loop, grpc_web and grpc_http1_reverse_bridge (accept, grpc-accept-encoding), tracers/common/ot
+  // (x-ot-span-context), skywalking (authentication), access_loggers grpc/open_telemetry (referer)
+  "referer", "authorization", "pragma", "cache-control", "if-match", "if-none-match", "if-modified-since",
+  "if-unmodified-since", "if-range", "cdn-loop", "accept-encoding", "content-encoding",
+  "access-control-request-headers", "access-control-request-method", "access-control-request-private-network",
+  "origin", "accept", "grpc-accept-encoding", "x-ot-span-context", "authentication",
+]);
+/** Inline response headers: header_map.h INLINE_RESP_*, INLINE_REQ_RESP_*, INLINE_RESP_HEADERS_TRAILERS; custom
+ *  inline response headers registered by extensions in Istio's build. */
+export const INLINE_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  // INLINE_RESP_STRING_HEADERS, INLINE_RESP_NUMERIC_HEADERS
+  "date", "x-envoy-degraded", "x-envoy-immediate-health-check-fail", "x-envoy-ratelimited", "x-envoy-upstream-canary",
+  "x-envoy-upstream-healthchecked-cluster", "location", "server", "x-envoy-upstream-service-time", ":status",
+  ...INLINE_REQ_RESP,
+  // INLINE_RESP_HEADERS_TRAILERS
+  "grpc-message", "grpc-status",
+  // RegisterCustomInlineHeader<ResponseHeaders>: compressor/decompressor (cache-control, etag, vary,
+  // content-encoding), cache (cache-control, last-modified, etag, age, expires), cors and hystrix
+  // (access-control-allow-*, -max-age, -expose-headers)
+  "cache-control", "etag", "vary", "content-encoding", "last-modified", "age", "expires",
+  "access-control-allow-origin", "access-control-allow-credentials", "access-control-allow-methods",
+  "access-control-allow-headers", "access-control-max-age", "access-control-expose-headers",
+  "access-control-allow-private-network",
+]);
+/** Inline response trailers: header_map.h INLINE_RESP_HEADERS_TRAILERS. Request trailers have none. */
+export const INLINE_RESPONSE_TRAILERS: ReadonlySet<string> = new Set(["grpc-message", "grpc-status"]);
+const NO_INLINE: ReadonlySet<string> = new Set();
+
+function inlineSet(kind: HeaderMapKind): ReadonlySet<string> {
+  switch (kind) {
+    case "request-headers": return INLINE_REQUEST_HEADERS;
+    case "response-headers": return INLINE_RESPONSE_HEADERS;
+    case "response-trailers": return INLINE_RESPONSE_TRAILERS;
+    default: return NO_INLINE;
+  }
+}
+
+/** delimiterByHeader: "; " for cookie, "," for every other inline header. */
+export const inlineDelimiter = (key: string): string => (key === "cookie" ? "; " : ",");
+
 export class HeaderMap {
   keys: string[] = [];
   values: string[] = [];
@@ -67,35 +142,79 @@ export class HeaderMap {
   private marks: number[] | null = null;
   /** false while every name and value is ASCII (then the binary strings are the text: textEntries is free) */
   private wide = false;
+  private readonly inl: ReadonlySet<string>;
 
-  constructor(init?: HeaderList | null) {
-    if (init) {
-      for (const [k, v] of init) {
-        const kb = toBin(k), vb = toBin(v);
-        if (kb !== k || vb !== v) this.wide = true; // converted: non-ASCII text or raw bytes
-        this.insert(lower(kb), vb, 0);
-      }
-    }
+  /** `init` is added entry by entry as a codec does (addViaMove): repeated inline headers are joined. */
+  constructor(init?: HeaderList | null, readonly kind: HeaderMapKind = "request-headers") {
+    this.inl = inlineSet(kind);
+    if (init) for (const [k, v] of init) this.addSpec(k, v);
   }
+  /** addViaMove of a name/value from a test's header list (text or raw bytes). */
+  addSpec(k: string | Uint8Array, v: string | Uint8Array): void {
+    const kb = toBin(k), vb = toBin(v);
+    if (kb !== k || vb !== v) this.wide = true; // converted: non-ASCII text or raw bytes
+    this.addBin(lower(kb), vb, 0);
+  }
+  /** addViaMove of a name/value already in binary form (one char per byte). */
+  addBinary(kb: string, vb: string): void {
+    if (!this.wide && (NON_ASCII.test(kb) || NON_ASCII.test(vb))) this.wide = true;
+    this.addBin(lower(kb), vb, 0);
+  }
+  /** The entry a key lands in: the request map's static table maps the legacy "host" to ":authority". */
+  private canonical(k: string): string {
+    return k === "host" && this.kind === "request-headers" ? ":authority" : k;
+  }
+  /** Whether `key` (lower case) is an inline header of this map. */
+  isInline(key: string): boolean { return this.inl.has(this.canonical(key)); }
   get size(): number { return this.keys.length; }
   byteSize(): number { return this.bytes; }
   get(key: string): string | undefined {
-    const k = lower(key);
+    const k = this.canonical(lower(key));
     const ks = this.keys;
     for (let i = 0; i < ks.length; i++) if (ks[i] === k) return this.values[i];
     return undefined;
   }
   getAll(key: string): string[] {
-    const k = lower(key);
+    const k = this.canonical(lower(key));
     const r: string[] = [];
     for (let i = 0; i < this.keys.length; i++) if (this.keys[i] === k) r.push(this.values[i]);
     return r;
   }
-  /** Appends (pseudo-headers after the existing pseudo-headers). `fromModule`: a Wasm write, checked for the upstream. */
+  /** addCopy/addViaMove (insertByKey): an inline header already present gets the value appended with its delimiter;
+   *  anything else is a new entry (pseudo-headers after the existing pseudo-headers). `fromModule`: a Wasm write,
+   *  checked for the upstream. */
   add(key: string, value: string, fromModule = false): void {
     const k = lower(key);
     if (!this.wide && (NON_ASCII.test(value) || NON_ASCII.test(k))) this.wide = true;
-    this.insert(k, value, fromModule && (BAD_VALUE.test(value) || nameInvalid(k)) ? 1 : 0);
+    this.addBin(k, value, fromModule && (BAD_VALUE.test(value) || nameInvalid(k)) ? 1 : 0);
+  }
+  /** appendCopy / append<Inline>(data, delimiter): appended to the first entry, or added when there is none. */
+  append(key: string, value: string, delimiter = inlineDelimiter(lower(key))): void {
+    const k = this.canonical(lower(key));
+    const i = this.keys.indexOf(k);
+    if (i < 0) { this.add(k, value); return; }
+    if (!this.wide && NON_ASCII.test(value)) this.wide = true;
+    this.appendAt(i, value, delimiter, 0);
+  }
+  private addBin(k: string, value: string, bad: number): void {
+    const c = this.canonical(k);
+    if (this.inl.has(c)) {
+      const i = this.keys.indexOf(c);
+      if (i >= 0) { this.appendAt(i, value, inlineDelimiter(c), bad); return; }
+    }
+    this.insert(c, value, bad);
+  }
+  /** HeaderMapImpl::appendToHeader: nothing for an empty value, no delimiter after an empty one. */
+  private appendAt(i: number, value: string, delimiter: string, bad: number): void {
+    if (value.length === 0) return;
+    const prev = this.values[i];
+    const next = prev.length === 0 ? value : prev + delimiter + value;
+    this.bytes += next.length - prev.length;
+    this.values[i] = next;
+    if (bad === 1) {
+      if (this.marks === null) this.marks = new Array<number>(this.keys.length).fill(0);
+      this.marks[i] = 1;
+    }
   }
   private insert(k: string, value: string, bad: number): void {
     if (bad === 1 && this.marks === null) this.marks = new Array<number>(this.keys.length).fill(0);
@@ -112,7 +231,7 @@ export class HeaderMap {
     this.bytes += k.length + value.length;
   }
   remove(key: string): void {
-    const k = lower(key);
+    const k = this.canonical(lower(key));
     for (let i = this.keys.length - 1; i >= 0; i--) {
       if (this.keys[i] === k) {
         this.bytes -= k.length + this.values[i].length;
@@ -127,7 +246,7 @@ export class HeaderMap {
   /** Envoy's inline-header setters (setPath, setRequestId): the first entry's value replaced where it stands (appended
    *  when absent). Only the HCM uses it, on values it made itself. */
   setInPlace(key: string, value: string): void {
-    const k = lower(key);
+    const k = this.canonical(lower(key));
     const i = this.keys.indexOf(k);
     if (i < 0) { this.add(k, value); return; }
     this.bytes += value.length - this.values[i].length;
@@ -155,7 +274,7 @@ export class HeaderMap {
   /** The pairs as raw bytes. */
   byteEntries(): [Buffer, Buffer][] { return this.keys.map((k, i) => [binBytes(k), binBytes(this.values[i])]); }
   clone(): HeaderMap {
-    const h = new HeaderMap();
+    const h = new HeaderMap(null, this.kind);
     h.keys = this.keys.slice(); h.values = this.values.slice(); h.pseudo = this.pseudo; h.bytes = this.bytes; h.wide = this.wide;
     h.marks = this.marks === null ? null : this.marks.slice();
     return h;
@@ -169,6 +288,58 @@ export class HeaderMap {
     }
     return m;
   }
+}
+
+// ---- what the downstream/upstream codecs hand to the HCM ---------------------------------------------------------
+
+/** StringUtil::WhitespaceChars, trimmed by the HTTP/1 codec around every header value. */
+const WS = " \t\f\v\n\r";
+function trimWs(v: string): string {
+  let a = 0, b = v.length;
+  while (a < b && WS.includes(v[a])) a++;
+  while (b > a && WS.includes(v[b - 1])) b--;
+  return a === 0 && b === v.length ? v : v.slice(a, b);
+}
+
+/**
+ * The header map a codec builds from the header lines it received, for the given protocol:
+ * - HTTP/1.x (http1/codec_impl.cc): the value trimmed of leading (onHeaderValueImpl, StringUtil::ltrim) and trailing
+ *   (completeCurrentHeader, rtrim) whitespace, then addViaMove: repeated inline headers joined;
+ * - HTTP/2 (http2/codec_impl.cc): values as received (nghttp2's RFC 9113 whitespace check is turned off); `cookie`
+ *   crumbs joined with "; " and added once at the end of the block (reconstituteCrumbledCookies); a request's `host`
+ *   dropped when `:authority` came first (ServerConnectionImpl::onHeader, http2_discard_host_header), everything else
+ *   addViaMove;
+ * - HTTP/3 (quic/envoy_quic_utils.h quicHeadersToEnvoyHeaders): values as received, addCopy, `cookie` crumbs
+ *   appendCopy'd ("; ").
+ * Pseudo-headers are not trimmed (HTTP/1 takes them from the request line).
+ */
+export function codecHeaderMap(list: HeaderList, kind: HeaderMapKind, protocol: string | null | undefined): HeaderMap {
+  const h = new HeaderMap(null, kind);
+  const p = protocol ?? "HTTP/1.1";
+  if (p.startsWith("HTTP/2")) {
+    let cookies: string | null = null;
+    for (const [k, v] of list) {
+      const kb = lower(toBin(k));
+      if (kb === "cookie") {
+        const vb = toBin(v);
+        cookies = cookies === null || cookies.length === 0 ? vb : cookies + "; " + vb;
+      } else if (kb === "host" && kind === "request-headers" && h.get(":authority") !== undefined) {
+        // discarded
+      } else h.addSpec(k, v);
+    }
+    if (cookies !== null) h.add("cookie", cookies);
+  } else if (p.startsWith("HTTP/3")) {
+    for (const [k, v] of list) {
+      if (lower(toBin(k)) === "cookie") h.append("cookie", toBin(v), "; ");
+      else h.addSpec(k, v);
+    }
+  } else {
+    for (const [k, v] of list) {
+      const kb = toBin(k), vb = toBin(v);
+      h.addBinary(kb, kb.charCodeAt(0) === 58 ? vb : trimWs(vb));
+    }
+  }
+  return h;
 }
 
 /** Serialize pairs in the proxy-wasm pairs format (cpp-host pairs_util.cc marshalPairs). */

@@ -14,7 +14,17 @@ class UInt { constructor(readonly v: bigint) {} }
 class Dbl { constructor(readonly v: number) {} }
 class CelMap { constructor(readonly m: Map<string, V>) {} }
 /** request.headers & co: a header map's CEL view (binary names → binary values, repeats joined with ","). */
-class HeaderCel { constructor(readonly m: Map<string, string>) {} }
+class HeaderCel {
+  constructor(readonly m: Map<string, string>, readonly h: HeaderMap | null) {}
+  /** HeadersWrapper::operator[]: a key with NUL/CR/LF is refused (validHeaderString), else looked up as a
+   *  LowerCaseString through the map (so the request map's "host" reads :authority), all entries joined with ","
+   *  (HeaderUtility::getAllOfHeaderAsString). */
+  lookup(key: string): string | undefined {
+    if (this.h === null || /[\0\r\n]/.test(key)) return undefined;
+    const all = this.h.getAll(key);
+    return all.length === 0 ? undefined : all.join(",");
+  }
+}
 /** A protobuf message: its wire bytes plus the fields a path can step into. */
 class Msg { constructor(readonly wire: Uint8Array, readonly fields: Record<string, V>) {} }
 /** request/response/connection/...: CEL maps whose ListKeys is unimplemented, so they cannot be serialized whole. */
@@ -63,7 +73,7 @@ function serialize(v: V): Uint8Array | string | Bin | number {
 }
 
 function headerMapValue(h: HeaderMap | null): HeaderCel {
-  return new HeaderCel(h ? h.joined() : new Map());
+  return new HeaderCel(h ? h.joined() : new Map(), h);
 }
 /** A header value as a property: its bytes. */
 function hv(v: string | undefined): Bin | undefined { return v === undefined ? undefined : new Bin(v); }
@@ -291,7 +301,7 @@ export function getProperty(ctx: Ctx, path: string): string | Uint8Array | Bin |
     let next: V | undefined;
     if (v instanceof Unlistable) next = v.get(key);
     else if (v instanceof CelMap) next = v.m.get(toText(key));
-    else if (v instanceof HeaderCel) next = hv(v.m.get(key));
+    else if (v instanceof HeaderCel) next = hv(v.lookup(key));
     else if (v instanceof Msg) { const t = toText(key); next = Object.prototype.hasOwnProperty.call(v.fields, t) ? v.fields[t] : undefined; }
     else if (Array.isArray(v)) { const i = /^\d+$/.test(key) ? Number(key) : -1; next = i >= 0 && i < v.length ? v[i] : undefined; }
     else return R.NotFound;

@@ -2,7 +2,7 @@
 // DownstreamFilterManager (source/common/http/filter_manager.cc), the Wasm HTTP filter Context
 // (extensions/common/wasm/context.cc) and cpp-host's ContextBase (src/context.cc, CHECK_FAIL).
 import { R } from "./abi.ts";
-import { HeaderMap, type HeaderList, type TextHeaderList, toBytes, toText, binBytes } from "./headers.ts";
+import { HeaderMap, codecHeaderMap, type HeaderList, type TextHeaderList, toBytes, toText, binBytes } from "./headers.ts";
 import {
   Body, Ctx, Vm, EMPTY, H_CONTINUE, H_STOP_ALL_WATERMARK, D_CONTINUE, D_STOP_BUFFER, D_STOP_WATERMARK,
   D_STOP_NO_BUFFER, T_CONTINUE, T_STOP, type StreamHooks,
@@ -30,6 +30,9 @@ export interface UpstreamResponseSpec<H extends HeaderList = TextHeaderList> {
   trailers?: H;
   /** upstream host "ip:port" (upstream.address) */
   address?: string;
+  /** the upstream connection's protocol, which decides how its codec builds the response maps (default: the
+   *  request's protocol) */
+  protocol?: string;
 }
 export type UpstreamFailureKind = "connection-failure" | "reset" | "timeout";
 export interface UpstreamFailureSpec { failure: UpstreamFailureKind; transportFailureReason?: string; address?: string }
@@ -463,6 +466,7 @@ export class Stream {
   private traceReason: TraceReason = "not-traceable";
   private span: EnvoySpan | null = null;
   private injected = false;
+  private resolvedUpstream: UpstreamResponseSpec<HeaderList> | UpstreamFailureSpec | null = null;
 
   constructor(readonly host: EnvoyHost, plugins: readonly Plugin[], readonly opts: StreamOptions<HeaderList>) {
     const c = opts.connection ?? {};
@@ -512,7 +516,7 @@ export class Stream {
   /** Downstream request headers arrive. endStream defaults to "no body and no trailers in the spec". */
   requestHeadersIn(headers?: HeaderList, endStream?: boolean): this {
     const spec = this.opts.request;
-    const h = new HeaderMap(headers ?? spec.headers);
+    const h = codecHeaderMap(headers ?? spec.headers, "request-headers", this.info.protocol);
     this.requestHeaders = h;
     const ct = h.get("content-type");
     this.isGrpc = ct !== undefined && ct.startsWith("application/grpc");
@@ -562,7 +566,7 @@ export class Stream {
   requestTrailersIn(trailers: HeaderList): this {
     if (this.complete) return this;
     this.requestEnded = true;
-    const t = new HeaderMap(trailers);
+    const t = codecHeaderMap(trailers, "request-trailers", this.info.protocol);
     this.requestTrailers = t;
     this.run(() => this.decodeTrailersFrom(0, t));
     return this;
@@ -571,7 +575,7 @@ export class Stream {
   responseHeadersIn(status: number, headers: HeaderList = [], endStream = false, address?: string): this {
     if (this.complete || !this.upstream) return this;
     if (address) this.info.upstreamAddress = address;
-    const h = new HeaderMap([[":status", String(status)], ...headers.filter(([k]) => k !== ":status")]);
+    const h = codecHeaderMap([[":status", String(status)], ...headers.filter(([k]) => k !== ":status")], "response-headers", this.upstreamProtocol());
     this.info.responseCode = status; // router sets the code before the encoder filters run
     this.info.responseCodeDetails = "via_upstream";
     this.responseHeaders = h;
@@ -585,7 +589,7 @@ export class Stream {
   }
   responseTrailersIn(trailers: HeaderList): this {
     if (this.complete || !this.responseHeaders) return this;
-    const t = new HeaderMap(trailers);
+    const t = codecHeaderMap(trailers, "response-trailers", this.upstreamProtocol());
     this.responseTrailers = t;
     this.run(() => this.encodeTrailersFrom(0, t));
     return this;
@@ -617,6 +621,7 @@ export class Stream {
     if (this.upstream && this.upstream.complete && !this.complete) {
       let up = this.opts.upstream ?? { status: 200 };
       if (typeof up === "function") up = up(this.upstreamRequestView()!);
+      this.resolvedUpstream = up;
       if ("failure" in up) {
         if (up.address) this.info.upstreamAddress = up.address;
         this.upstreamFailure(up.failure, up.transportFailureReason);
@@ -717,6 +722,11 @@ export class Stream {
     const details = `filter_removed_required_request_headers{${spaceToUnderscore(toText(message))}}`;
     this.callDecoder(() => this.sendLocalReply(null, 503, binBytes(message), [], null, details, false));
     this.executePrepared();
+  }
+  private upstreamProtocol(): string | null {
+    const up = this.resolvedUpstream ?? this.opts.upstream;
+    if (up && typeof up !== "function" && "protocol" in up && up.protocol) return up.protocol;
+    return this.info.protocol;
   }
   private upstreamAddress(): string {
     const up = this.opts.upstream;
@@ -884,12 +894,12 @@ export class Stream {
     return d.buffered;
   }
   addDecodedTrailers(): HeaderMap {
-    this.requestTrailers = new HeaderMap();
+    this.requestTrailers = new HeaderMap(null, "request-trailers");
     if (this.upstream) this.upstream.trailers = this.requestTrailers;
     return this.requestTrailers;
   }
   addEncodedTrailers(): HeaderMap {
-    this.responseTrailers = new HeaderMap();
+    this.responseTrailers = new HeaderMap(null, "response-trailers");
     this.client.trailers = this.responseTrailers;
     return this.responseTrailers;
   }
@@ -922,7 +932,7 @@ export class Stream {
     }
   }
   private prepareLocalReply(code: number, body: Uint8Array, extra: [string, string][], grpcStatus: number | null): PreparedReply {
-    const h = new HeaderMap([[":status", String(code)]]);
+    const h = new HeaderMap([[":status", String(code)]], "response-headers");
     for (const [k, v] of extra) h.add(k, v);
     let b = body;
     if (this.isGrpc) {

@@ -67,6 +67,8 @@ export interface Req {
   mtlsNoSan?: boolean;
   headers?: [string, string][];
   destination?: string;
+  /** request.protocol (default HTTP/1.1, whose codec trims whitespace around header values) */
+  protocol?: string;
 }
 
 export interface Seen {
@@ -86,6 +88,7 @@ export function send(h: AuthzHarness, plugin: Plugin, r: Req = {}): Seen {
   const result = h.host.chain([plugin]).run({
     request: {
       headers: [[":method", r.method ?? "GET"], [":path", r.path ?? "/"], [":authority", "orders.shop"], [":scheme", "http"], ...(r.headers ?? [])],
+      protocol: r.protocol,
     },
     connection,
     upstream: () => { reached = true; return { status: 200, body: "ok" }; },

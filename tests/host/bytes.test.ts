@@ -186,8 +186,9 @@ describe("NUL, CR, LF written by a filter: accepted, then refused by the upstrea
   test("bytes the downstream codec would refuse can still be fed to a filter by a test; they are not re-checked", async () => {
     const { host, plugin } = await probeHost();
     const p = plugin("ns.f", [`request_headers: get_header_hex 0 ${hex("x-nul")}`]);
-    const r = host.chain([p]).run({ request: { headers: [...GET, ["x-nul", Uint8Array.from([0x61, 0x00, 0x0d, 0x0a])]] } });
-    assert.equal(answer(r.logs, `request_headers get_header_hex 0 ${hex("x-nul")}`), "0 4:61000d0a");
+    // (inside the value: the HTTP/1 codec trims whitespace, CR and LF included, only at its ends)
+    const r = host.chain([p]).run({ request: { headers: [...GET, ["x-nul", Uint8Array.from([0x61, 0x00, 0x0d, 0x0a, 0x62])]] } });
+    assert.equal(answer(r.logs, `request_headers get_header_hex 0 ${hex("x-nul")}`), "0 5:61000d0a62");
     assert.equal(r.outcome, "upstream");
   });
 });

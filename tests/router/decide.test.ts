@@ -184,6 +184,15 @@ describe("sourceCidrs condition", () => {
     // A client cannot spoof by prepending entries: the left-most entries are not trusted.
     assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7, 198.51.100.9, 10.0.0.5"]]), lb)), "miss");
   });
+  test("repeated x-forwarded-for lines reach the router as one joined value (issue 13, item 1)", async () => {
+    // x-forwarded-for is an inline header: Envoy's codec joins the two lines into "10.20.3.4,192.0.2.1" before any
+    // filter, so with one trusted hop the client is 10.20.3.4 (office-network), not a fallback to source.address.
+    const r = await router({ ...ISSUE_EXAMPLE, xffNumTrustedHops: 1 });
+    const res = r.run(req("/static/x", [["x-forwarded-for", "10.20.3.4"], ["x-forwarded-for", "192.0.2.1"]]), { source: "192.0.2.50:1" });
+    assert.deepEqual(sent(res, "x-forwarded-for"), ["10.20.3.4,192.0.2.1"]);
+    assert.equal(routeOf(res), "v2");
+    assert.equal(res.filterStateString("wasm.router.rule"), "office-network");
+  });
   test("too few x-forwarded-for entries fall back to source.address, as Envoy does", async () => {
     const r = await single({ sourceCidrs: ["10.0.0.0/8"] }, { xffNumTrustedHops: 2 });
     assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7, 10.0.0.5"]]), { source: "10.0.0.5:1" })), "hit");
