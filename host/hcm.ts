@@ -211,6 +211,155 @@ export function normalizeRequestPath(p: string, level: PathNormalization, runtim
   return p;
 }
 
+// ---- x-forwarded-for and the downstream remote address (mutateRequestHeaders) ---------------------------------
+
+/** inet_pton(AF_INET): four decimal octets 0-255, no leading zeros (glibc), nothing else. */
+function parseIpv4(s: string): number[] | null {
+  const parts = s.split(".");
+  if (parts.length !== 4) return null;
+  const out: number[] = [];
+  for (const p of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
+    const n = Number(p);
+    if (n > 255) return null;
+    out.push(n);
+  }
+  return out;
+}
+/** inet_pton(AF_INET6): eight 16-bit groups (one "::" gap, an embedded IPv4 tail allowed), no zone, no brackets. */
+function parseIpv6(s: string): number[] | null {
+  if (!/^[0-9A-Fa-f:.]+$/.test(s)) return null;
+  let tail: number[] = [];
+  let body = s;
+  const lastColon = s.lastIndexOf(":");
+  if (s.indexOf(".", lastColon) >= 0) {
+    const v4 = parseIpv4(s.slice(lastColon + 1));
+    if (v4 === null) return null;
+    tail = [(v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]];
+    body = s.slice(0, lastColon + 1);
+    if (body.endsWith("::")) { /* "::1.2.3.4" */ } else if (body.endsWith(":")) body = body.slice(0, -1); else return null;
+  }
+  const gap = body.indexOf("::");
+  if (gap >= 0 && body.indexOf("::", gap + 1) >= 0) return null;
+  const groups = (x: string): number[] | null => {
+    if (x === "") return [];
+    const out: number[] = [];
+    for (const g of x.split(":")) {
+      if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return null;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  let words: number[];
+  if (gap >= 0) {
+    const head = groups(body.slice(0, gap)), rest = groups(body.slice(gap + 2));
+    if (head === null || rest === null) return null;
+    const fill = 8 - head.length - rest.length - tail.length;
+    if (fill < 1) return null;
+    words = [...head, ...new Array<number>(fill).fill(0), ...rest, ...tail];
+  } else {
+    const all = groups(body);
+    if (all === null) return null;
+    words = [...all, ...tail];
+  }
+  return words.length === 8 ? words : null;
+}
+/** inet_ntop(AF_INET6) as glibc writes it: the longest run (>= 2) of zero groups as "::" (the first on a tie),
+ *  lower-case hex, "::a.b.c.d" / "::ffff:a.b.c.d" for IPv4-compatible and IPv4-mapped addresses. */
+function formatIpv6(w: number[]): string {
+  let best = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (w[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  if (bestLen < 2) best = -1;
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (best >= 0 && i >= best && i < best + bestLen) {
+      if (i === best) out += ":";
+      continue;
+    }
+    if (i !== 0) out += ":";
+    if (i === 6 && best === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
+      out += `${w[6] >> 8}.${w[6] & 255}.${w[7] >> 8}.${w[7] & 255}`;
+      break;
+    }
+    out += w[i].toString(16);
+  }
+  if (best >= 0 && best + bestLen === 8) out += ":";
+  return out;
+}
+
+/** Network::Utility::parseInternetAddressNoThrow(ip, port): the address as Envoy prints it ("1.2.3.4:0",
+ *  "[2001:db8::1]:0"), or null when `ip` is not an IPv4/IPv6 literal. */
+export function parseInternetAddress(ip: string, port = 0): string | null {
+  const v4 = parseIpv4(ip);
+  if (v4 !== null) return `${v4.join(".")}:${port}`;
+  const v6 = parseIpv6(ip);
+  return v6 === null ? null : `[${formatIpv6(v6)}]:${port}`;
+}
+
+/** The IP of an "ip:port" / "[ipv6]:port" address as addressAsString() prints it, or null (a pipe, a bad address). */
+export function addressIp(address: string): string | null {
+  const m = /^\[([^\]]+)\]:\d+$/.exec(address) ?? /^([^:\[\]]+):\d+$/.exec(address);
+  if (!m) return null;
+  const a = parseInternetAddress(m[1]);
+  return a === null ? null : a.slice(0, a.lastIndexOf(":")).replace(/^\[|\]$/g, "");
+}
+
+const XFF_WS = " \t\f\v\n\r";
+function trimXff(s: string): string {
+  let a = 0, b = s.length;
+  while (a < b && XFF_WS.includes(s[a])) a++;
+  while (b > a && XFF_WS.includes(s[b - 1])) b--;
+  return s.slice(a, b);
+}
+
+/** Http::Utility::getLastAddressFromXFF: skip `numToSkip` entries from the right (split at ","), trim, parse. */
+export function lastAddressFromXff(h: HeaderMap, numToSkip: number): { address: string | null; single: boolean } {
+  let xff = h.get("x-forwarded-for");
+  if (xff === undefined) return { address: null, single: false };
+  for (let i = 0; i < numToSkip; i++) {
+    const c = xff.lastIndexOf(",");
+    if (c < 0) return { address: null, single: false };
+    xff = xff.slice(0, c);
+  }
+  const c = xff.lastIndexOf(",");
+  if (c >= 0 && c + 1 < xff.length) xff = xff.slice(c + 1);
+  const address = parseInternetAddress(trimXff(xff));
+  return { address, single: address !== null && c < 0 && numToSkip === 0 };
+}
+
+/** The HCM's x-forwarded-for settings (Istio 1.20.8: gateways use_remote_address true with
+ *  xff_num_trusted_hops = gatewayTopology.numTrustedProxies; sidecar inbound and outbound false and 0). */
+export interface ForwardedForSettings { useRemoteAddress: boolean; xffNumTrustedHops: number }
+
+/**
+ * The x-forwarded-for part of ConnectionManagerUtility::mutateRequestHeaders, before any filter. Returns the
+ * downstream remote address the stream continues with (source.address): with use_remote_address, the trusted client
+ * from x-forwarded-for when xff_num_trusted_hops > 0 (read before appending), else the peer, and the peer's IP
+ * appended to x-forwarded-for (the local address instead for a loopback peer); without it, the default XFF
+ * original-IP detection: the entry xff_num_trusted_hops from the right, when it is an IP, else the peer.
+ */
+export function mutateForwardedFor(h: HeaderMap, peer: string, local: string, cfg: ForwardedForSettings): string {
+  let final: string | null = null;
+  if (cfg.useRemoteAddress) {
+    if (cfg.xffNumTrustedHops > 0) final = lastAddressFromXff(h, cfg.xffNumTrustedHops - 1).address;
+    const ip = addressIp(peer);
+    if (ip !== null) {
+      // skip_xff_append is false in every HCM Istio builds
+      const appended = ip === "127.0.0.1" || ip === "::1" ? addressIp(local) : ip;
+      if (appended !== null) h.append("x-forwarded-for", appended, ",");
+    }
+  } else {
+    final = lastAddressFromXff(h, cfg.xffNumTrustedHops).address;
+  }
+  return final ?? peer;
+}
+
 // ---- tracing ---------------------------------------------------------------------------------------
 
 export type TracerName = "zipkin" | "opentelemetry" | "none";

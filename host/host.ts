@@ -55,6 +55,11 @@ export interface HostOptions {
   /** the Envoy runtime layer (default "istio-1.20": Istio 1.20.8's bootstrap sets http_reject_path_with_fragment
    *  false, so a '#' and what follows is stripped from :path; "envoy-1.28": Envoy's defaults, a '#' is refused 400) */
   runtime?: EnvoyRuntime;
+  /** HCM use_remote_address (default false, as Istio 1.20.8 sets it for sidecar inbound and outbound; true is a gateway:
+   *  Envoy appends the peer's address to x-forwarded-for before any filter) */
+  useRemoteAddress?: boolean;
+  /** HCM xff_num_trusted_hops (default 0; Istio gateways: meshConfig gatewayTopology.numTrustedProxies) */
+  xffNumTrustedHops?: number;
   /** Envoy's HTTP tracer around the filters (default "none"; Istio 1.20.8's default mesh uses "zipkin") */
   tracer?: TracerName;
   /** random trace sampling, percent (Istio PILOT_TRACE_SAMPLING / Telemetry randomSamplingPercentage; default 1) */

@@ -10,12 +10,15 @@ export {
   PATH_NORMALIZATIONS, hcmPathSettings, canonicalizePath, mergeSlashes, unescapeSlashes, normalizeRequestPath,
   ENVOY_RUNTIMES, rejectsPathWithFragment,
   atoull16, mutateTracingRequestHeader, zipkinStartSpan, otelStartSpan, startSpan, injectSpan,
+  mutateForwardedFor, lastAddressFromXff, parseInternetAddress, addressIp,
 } from "./hcm.ts";
-export type { PathNormalization, EnvoyRuntime, TracerName, TraceReason, EnvoySpan } from "./hcm.ts";
+export type { PathNormalization, EnvoyRuntime, TracerName, TraceReason, EnvoySpan, ForwardedForSettings } from "./hcm.ts";
 export { inspectModule, printValTypes } from "./wasm-binary.ts";
 export type { ModuleInspection, ModuleImport, ModuleExport, FuncSig } from "./wasm-binary.ts";
 export { IMPORTS, WasmResult, HeaderMapType, BufferType, LOG_LEVEL_NAMES } from "./abi.ts";
 export type { ImportSpec, AbiVersion, LogLevelName } from "./abi.ts";
-export { encodePairs, decodePairs, HeaderMap } from "./headers.ts";
-export type { HeaderList, TextHeaderList } from "./headers.ts";
+export {
+  encodePairs, decodePairs, HeaderMap, codecHeaderMap, INLINE_REQUEST_HEADERS, INLINE_RESPONSE_HEADERS, INLINE_RESPONSE_TRAILERS,
+} from "./headers.ts";
+export type { HeaderList, TextHeaderList, HeaderMapKind } from "./headers.ts";
 export type { Direction } from "./types.ts";

@@ -262,7 +262,7 @@ function findValue(ctx: Ctx, name: string): V | undefined {
       case "response": return new Unlistable((k) => responseField(s, k));
       case "connection": return new Unlistable((k) => connectionField(info, k));
       case "upstream": return new Unlistable((k) => upstreamField(info, k));
-      case "source": return new Unlistable((k) => peerField(info.connection.source, k));
+      case "source": return new Unlistable((k) => peerField(info.remoteAddress, k));
       case "destination": return new Unlistable((k) => peerField(info.connection.destination, k));
       case "metadata": return new Msg(new Uint8Array(0), { filter_metadata: new CelMap(new Map()), typed_filter_metadata: new CelMap(new Map()) });
       case "filter_state": return new Unlistable((k) => info.filterState.get(toText(k)));

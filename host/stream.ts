@@ -10,7 +10,7 @@ import {
 import type { StreamInfoData, ConnectionInfo } from "./types.ts";
 import type { EnvoyHost, Plugin } from "./host.ts";
 import {
-  normalizeRequestPath, mutateTracingRequestHeader, startSpan, injectSpan,
+  normalizeRequestPath, mutateTracingRequestHeader, startSpan, injectSpan, mutateForwardedFor,
   type PathNormalization, type EnvoyRuntime, type TracerName, type TraceReason, type EnvoySpan,
 } from "./hcm.ts";
 
@@ -62,6 +62,10 @@ export interface StreamOptions<H extends HeaderList = TextHeaderList> {
   rawPath?: boolean;
   /** per-stream override of HostOptions.runtime */
   runtime?: EnvoyRuntime;
+  /** per-stream override of HostOptions.useRemoteAddress (true: a gateway) */
+  useRemoteAddress?: boolean;
+  /** per-stream override of HostOptions.xffNumTrustedHops */
+  xffNumTrustedHops?: number;
   /** per-stream override of HostOptions.tracer */
   tracer?: TracerName;
   /** per-stream override of HostOptions.randomSamplingPercent */
@@ -484,6 +488,7 @@ export class Stream {
       startMs: host.nowMs(), protocol: opts.request.protocol ?? "HTTP/1.1", bytesReceived: 0, bytesSent: 0,
       responseCode: null, responseCodeDetails: null, responseFlags: 0, upstreamAddress: null, upstreamLocalAddress: null,
       upstreamTransportFailureReason: "", requestCompleteMs: null, filterState: new Map(), connection: conn,
+      remoteAddress: conn.source,
       routeName: opts.route?.name ?? host.options.route?.name ?? "default",
       clusterName: opts.route?.cluster ?? host.options.route?.cluster ?? "outbound|80||upstream.default.svc.cluster.local",
       filterChainName: opts.filterChainName ?? "",
@@ -531,6 +536,11 @@ export class Stream {
       this.run(() => this.sendLocalReply(null, refusal.code, EMPTY, [], null, refusal.details, false, "http_connection_manager"));
       return this;
     }
+    // mutateRequestHeaders: x-forwarded-for and the remote address first, then x-request-id
+    this.info.remoteAddress = mutateForwardedFor(h, this.info.connection.source, this.info.connection.destination, {
+      useRemoteAddress: this.opts.useRemoteAddress ?? this.host.options.useRemoteAddress ?? false,
+      xffNumTrustedHops: this.opts.xffNumTrustedHops ?? this.host.options.xffNumTrustedHops ?? 0,
+    });
     if (this.host.options.generateRequestId !== false && h.get("x-request-id") === undefined) h.add("x-request-id", this.host.requestId());
     if (this.tracer !== "none") {
       this.traceReason = mutateTracingRequestHeader(h, this.opts.randomSamplingPercent ?? this.host.options.randomSamplingPercent ?? 1);

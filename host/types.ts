@@ -50,6 +50,9 @@ export interface StreamInfoData {
   requestCompleteMs: number | null;
   filterState: Map<string, Uint8Array>;
   connection: ConnectionInfo;
+  /** the downstream remote address the HCM settled on (source.address): the peer, or the client taken from
+   *  x-forwarded-for (mutateRequestHeaders) */
+  remoteAddress: string;
   routeName: string;
   clusterName: string | null;
   filterChainName: string;

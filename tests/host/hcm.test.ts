@@ -1,11 +1,16 @@
 // What Envoy 1.28's connection manager and router do around the filters, on the host:
 // - :path refusals and Istio's pathNormalization levels before any filter (conn_manager_impl.cc decodeHeaders,
 //   conn_manager_utility.cc maybeNormalizePath, path_utility.cc; Istio listener_builder.go);
+// - x-forwarded-for and the downstream remote address (conn_manager_utility.cc mutateRequestHeaders: append at a
+//   gateway, XFF original-IP detection on sidecars; Istio gateway.go / listener.go / listener_inbound.go);
 // - the tracer: sampling mark and span start before the filters, injection after them (conn_manager_utility.cc
 //   mutateTracingRequestHeader, tracers/zipkin, tracers/opentelemetry, router/upstream_request.cc).
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { normalizeRequestPath, canonicalizePath, hcmPathSettings, mutateTracingRequestHeader, HeaderMap, type PathNormalization, type HostOptions } from "../../host/index.ts";
+import {
+  normalizeRequestPath, canonicalizePath, hcmPathSettings, mutateTracingRequestHeader, mutateForwardedFor, parseInternetAddress,
+  HeaderMap, type PathNormalization, type HostOptions,
+} from "../../host/index.ts";
 import { probeHost, answer, GET } from "../support/probe.ts";
 
 const withPath = (path: string): [string, string][] => GET.map(([k, v]) => [k, k === ":path" ? path : v]);
@@ -181,6 +186,70 @@ const seen = (r: { logs: import("../../host/index.ts").LogEntry[] }, phase: stri
   const a = answer(r.logs, `${phase} get_header 0 ${h}`);
   return a.startsWith("0 ") ? a.slice(2) : a === "0" ? "" : undefined;
 };
+
+describe("x-forwarded-for and source.address (mutateRequestHeaders)", () => {
+  // [case, useRemoteAddress (gateway), xff_num_trusted_hops, peer, x-forwarded-for lines sent, x-forwarded-for the
+  //  filters see (null: none), the remote address the stream continues with]
+  const CASES: [string, boolean, number, string, string[], string | null, string][] = [
+    ["gateway: the peer is appended", true, 0, "198.51.100.1:5000", [], "198.51.100.1", "198.51.100.1:5000"],
+    ["gateway: appended after what the client sent, with ','", true, 0, "198.51.100.1:5000", ["203.0.113.7, 10.0.0.1"], "203.0.113.7, 10.0.0.1,198.51.100.1", "198.51.100.1:5000"],
+    ["gateway: after an empty value, without a delimiter", true, 0, "198.51.100.1:5000", [""], "198.51.100.1", "198.51.100.1:5000"],
+    ["gateway: an IPv6 peer as addressAsString prints it", true, 0, "[2001:DB8:0:0::1]:443", ["203.0.113.7"], "203.0.113.7,2001:db8::1", "[2001:DB8:0:0::1]:443"],
+    ["gateway: a loopback peer appends the local address", true, 0, "127.0.0.1:9", [], "10.1.0.9", "127.0.0.1:9"],
+    ["gateway: hops 0 never reads x-forwarded-for", true, 0, "198.51.100.1:5000", ["203.0.113.7"], "203.0.113.7,198.51.100.1", "198.51.100.1:5000"],
+    ["gateway: hops 1 takes the last entry before the append", true, 1, "10.0.0.5:5000", ["198.51.100.9, 203.0.113.7"], "198.51.100.9, 203.0.113.7,10.0.0.5", "203.0.113.7:0"],
+    ["gateway: hops 2 skips one", true, 2, "10.0.0.5:5000", ["198.51.100.9, 203.0.113.7"], "198.51.100.9, 203.0.113.7,10.0.0.5", "198.51.100.9:0"],
+    ["gateway: too few entries → the peer", true, 2, "10.0.0.5:5000", ["203.0.113.7"], "203.0.113.7,10.0.0.5", "10.0.0.5:5000"],
+    ["gateway: not an IP → the peer", true, 1, "10.0.0.5:5000", ["unknown"], "unknown,10.0.0.5", "10.0.0.5:5000"],
+    ["gateway: a unix-socket peer appends nothing", true, 0, "/var/run/gw.sock", ["203.0.113.7"], "203.0.113.7", "/var/run/gw.sock"],
+    ["sidecar: nothing appended, no header added", false, 0, "10.0.0.9:5000", [], null, "10.0.0.9:5000"],
+    ["sidecar: the last entry becomes the remote address", false, 0, "10.0.0.9:5000", ["198.51.100.9, 203.0.113.7"], "198.51.100.9, 203.0.113.7", "203.0.113.7:0"],
+    ["sidecar: two lines joined, then the last entry", false, 0, "10.0.0.9:5000", ["198.51.100.9", "203.0.113.7"], "198.51.100.9,203.0.113.7", "203.0.113.7:0"],
+    ["sidecar: whitespace around the entry is ignored", false, 0, "10.0.0.9:5000", ["a,\t203.0.113.7 "], "a,\t203.0.113.7 ", "203.0.113.7:0"],
+    ["sidecar: an IPv6 entry, canonical", false, 0, "10.0.0.9:5000", ["2001:DB8::0:7"], "2001:DB8::0:7", "[2001:db8::7]:0"],
+    ["sidecar: an IPv4-mapped entry as inet_ntop prints it", false, 0, "10.0.0.9:5000", ["::FFFF:10.1.2.3"], "::FFFF:10.1.2.3", "[::ffff:10.1.2.3]:0"],
+    ["sidecar: ip:port is not an IP → the peer", false, 0, "10.0.0.9:5000", ["203.0.113.7:80"], "203.0.113.7:80", "10.0.0.9:5000"],
+    ["sidecar: a leading zero is not an IP (inet_pton) → the peer", false, 0, "10.0.0.9:5000", ["010.1.1.1"], "010.1.1.1", "10.0.0.9:5000"],
+    ["sidecar: a trailing comma leaves the whole value, not an IP → the peer", false, 0, "10.0.0.9:5000", ["203.0.113.7,"], "203.0.113.7,", "10.0.0.9:5000"],
+  ];
+  for (const [name, gateway, hops, peer, sent, seen, remote] of CASES) {
+    test(name, async () => {
+      const { host, plugin } = await probeHost({ useRemoteAddress: gateway, xffNumTrustedHops: hops });
+      const p = plugin("ns.x", ["request_headers: prop_str source/address"]);
+      const r = host.chain([p]).run({
+        request: { headers: [...GET, ...sent.map((v) => ["x-forwarded-for", v] as [string, string])], protocol: "HTTP/2" },
+        connection: { source: peer, destination: "10.1.0.9:8080" },
+      });
+      assert.equal(header(r.hcmRequestHeaders, "x-forwarded-for") ?? null, seen);
+      assert.equal(answer(r.logs, "request_headers prop_str source/address"), `0 ${remote}`);
+    });
+  }
+
+  test("source.port of an address taken from x-forwarded-for is 0", async () => {
+    const { host, plugin } = await probeHost();
+    const p = plugin("ns.x", ["request_headers: prop source/port"]);
+    const r = host.chain([p]).run({ request: { headers: [...GET, ["x-forwarded-for", "203.0.113.7"]] }, connection: { source: "10.0.0.9:5000" } });
+    assert.equal(answer(r.logs, "request_headers prop source/port"), "0 0000000000000000");
+  });
+
+  test("per-stream override of the host's setting", async () => {
+    const { host, plugin } = await probeHost();
+    const p = plugin("ns.x", ["request_headers: prop_str source/address"]);
+    const r = host.chain([p]).run({ request: { headers: GET }, connection: { source: "198.51.100.1:5000" }, useRemoteAddress: true });
+    assert.equal(header(r.hcmRequestHeaders, "x-forwarded-for"), "198.51.100.1");
+  });
+
+  test("the pure functions", () => {
+    const h = new HeaderMap([["x-forwarded-for", "203.0.113.7"]]);
+    assert.equal(mutateForwardedFor(h, "10.0.0.5:1", "10.1.0.9:80", { useRemoteAddress: true, xffNumTrustedHops: 1 }), "203.0.113.7:0");
+    assert.equal(h.get("x-forwarded-for"), "203.0.113.7,10.0.0.5");
+    assert.equal(parseInternetAddress("0:0:0:0:0:0:0:1"), "[::1]:0");
+    assert.equal(parseInternetAddress("1:0:0:2:0:0:0:3"), "[1:0:0:2::3]:0");
+    assert.equal(parseInternetAddress("fe80::1%eth0"), null);
+    assert.equal(parseInternetAddress("[::1]"), null);
+    assert.equal(parseInternetAddress("256.1.1.1"), null);
+  });
+});
 
 describe("the x-request-id sampling mark (mutateTracingRequestHeader, UUID extension)", () => {
   const decide = (rid: string | undefined, extra: [string, string][] = [], pct = 0) => {

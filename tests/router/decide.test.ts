@@ -24,8 +24,8 @@ const ISSUE_EXAMPLE = {
 };
 
 /** One rule routing to "hit" when `match` holds; everything else gets "miss". */
-function single(match: unknown, extra: Record<string, unknown> = {}, rawPath = false) {
-  return router({ rules: [{ name: "r", match, route: "hit" }], defaultRoute: "miss", ...extra }, { rawPath });
+function single(match: unknown, extra: Record<string, unknown> = {}, rawPath = false, hcm: { gateway?: boolean } = {}) {
+  return router({ rules: [{ name: "r", match, route: "hit" }], defaultRoute: "miss", ...extra }, { rawPath, ...hcm });
 }
 
 describe("the issue's example configuration", () => {
@@ -171,18 +171,36 @@ describe("sourceCidrs condition", () => {
     const r = await single({ sourceCidrs: ["::/0"] });
     assert.equal(routeOf(r.run(req("/"), { source: "10.0.0.1:1" })), "miss");
   });
-  test("x-forwarded-for is ignored unless xffNumTrustedHops is set", async () => {
+  test("on a sidecar, source.address is Envoy's client from x-forwarded-for (its last entry), not the peer", async () => {
+    // use_remote_address is false on sidecar inbound and outbound: the HCM's default XFF original-IP detection makes
+    // the last x-forwarded-for entry, when it is an IP, the stream's remote address before any filter.
     const r = await single({ sourceCidrs: ["203.0.113.0/24"] });
-    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7"]]), { source: "198.51.100.1:1" })), "miss");
+    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "198.51.100.1, 203.0.113.7"]]), { source: "10.0.0.9:1" })), "hit");
+    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7, 198.51.100.1"]]), { source: "10.0.0.9:1" })), "miss");
+    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "not-an-ip"]]), { source: "203.0.113.9:1" })), "hit");
+  });
+  test("at a gateway, x-forwarded-for is ignored unless xffNumTrustedHops is set", async () => {
+    // use_remote_address: source.address stays the peer; Envoy appends it to x-forwarded-for
+    const r = await single({ sourceCidrs: ["203.0.113.0/24"] }, {}, false, { gateway: true });
+    const res = r.run(req("/", [["x-forwarded-for", "203.0.113.7"]]), { source: "198.51.100.1:1" });
+    assert.equal(routeOf(res), "miss");
+    assert.deepEqual(sent(res, "x-forwarded-for"), ["203.0.113.7,198.51.100.1"]);
   });
   test("with xffNumTrustedHops the client is taken from x-forwarded-for, counted from the right", async () => {
-    // Gateway behind one load balancer: XFF as the filter sees it is "<client>, <lb>" (Envoy appended the peer).
-    const r = await single({ sourceCidrs: ["203.0.113.0/24", "2001:db8::/32"] }, { xffNumTrustedHops: 1 });
+    // Gateway behind one load balancer (10.0.0.5) that appends its client: the LB sends "<client>" (after what the
+    // client sent) and Envoy appends the LB, so the filter sees "<client>,10.0.0.5".
+    const r = await single({ sourceCidrs: ["203.0.113.0/24", "2001:db8::/32"] }, { xffNumTrustedHops: 1 }, false, { gateway: true });
     const lb = { source: "10.0.0.5:1" };
-    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7, 10.0.0.5"]]), lb)), "hit");
-    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "2001:db8::7,10.0.0.5"]]), lb)), "hit");
+    const v4 = r.run(req("/", [["x-forwarded-for", "203.0.113.7"]]), lb);
+    assert.deepEqual(sent(v4, "x-forwarded-for"), ["203.0.113.7,10.0.0.5"]);
+    assert.equal(routeOf(v4), "hit");
+    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "2001:db8::7"]]), lb)), "hit");
     // A client cannot spoof by prepending entries: the left-most entries are not trusted.
-    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7, 198.51.100.9, 10.0.0.5"]]), lb)), "miss");
+    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7, 198.51.100.9"]]), lb)), "miss");
+    // A client reaching the gateway directly: "203.0.113.8" after the append is one entry short, so the router falls
+    // back to source.address, the peer itself.
+    assert.equal(routeOf(r.run(req("/"), { source: "203.0.113.8:1" })), "hit");
+    assert.equal(routeOf(r.run(req("/"), { source: "198.51.100.8:1" })), "miss");
   });
   test("repeated x-forwarded-for lines reach the router as one joined value (issue 13, item 1)", async () => {
     // x-forwarded-for is an inline header: Envoy's codec joins the two lines into "10.20.3.4,192.0.2.1" before any
@@ -194,9 +212,11 @@ describe("sourceCidrs condition", () => {
     assert.equal(res.filterStateString("wasm.router.rule"), "office-network");
   });
   test("too few x-forwarded-for entries fall back to source.address, as Envoy does", async () => {
-    const r = await single({ sourceCidrs: ["10.0.0.0/8"] }, { xffNumTrustedHops: 2 });
-    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7, 10.0.0.5"]]), { source: "10.0.0.5:1" })), "hit");
-    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "garbage, 1.1.1.1, 2.2.2.2"]]), { source: "10.0.0.5:1" })), "hit");
+    const r = await single({ sourceCidrs: ["10.0.0.0/8"] }, { xffNumTrustedHops: 2 }, false, { gateway: true });
+    // "203.0.113.7,10.0.0.5" after Envoy's append: one entry short of skipping two
+    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "203.0.113.7"]]), { source: "10.0.0.5:1" })), "hit");
+    // "garbage, 1.1.1.1,10.0.0.5": the entry two from the right is not an IP
+    assert.equal(routeOf(r.run(req("/", [["x-forwarded-for", "garbage, 1.1.1.1"]]), { source: "10.0.0.5:1" })), "hit");
   });
 });
 

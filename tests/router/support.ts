@@ -11,10 +11,15 @@ export interface Router {
 }
 
 /** A fresh host (a separate VM) with one router plugin configured from cfg (object or raw JSON text). */
-export async function router(cfg: unknown, opts: { logLevel?: LogLevelName; name?: string; recordCallbacks?: boolean; rawPath?: boolean } = {}): Promise<Router> {
+export async function router(cfg: unknown, opts: { logLevel?: LogLevelName; name?: string; recordCallbacks?: boolean; rawPath?: boolean; gateway?: boolean; numTrustedProxies?: number } = {}): Promise<Router> {
   // rawPath: for tests that feed the router a path Envoy never delivers to a filter (a '#' fragment: Istio's runtime
-  // strips it before any filter, Envoy's default refuses it) to prove the router's own handling of it
-  const host = new EnvoyHost({ logLevel: opts.logLevel ?? "info", recordCallbacks: opts.recordCallbacks ?? false, rawPath: opts.rawPath });
+  // strips it before any filter, Envoy's default refuses it) to prove the router's own handling of it.
+  // gateway: the HCM of an Istio gateway (use_remote_address: Envoy appends the peer to x-forwarded-for before any
+  // filter; xff_num_trusted_hops = gatewayTopology.numTrustedProxies); otherwise a sidecar's.
+  const host = new EnvoyHost({
+    logLevel: opts.logLevel ?? "info", recordCallbacks: opts.recordCallbacks ?? false, rawPath: opts.rawPath,
+    useRemoteAddress: opts.gateway ?? false, xffNumTrustedHops: opts.numTrustedProxies ?? 0,
+  });
   const module = await host.loadModule(MODULE);
   const configuration = typeof cfg === "string" ? cfg : JSON.stringify(cfg);
   const plugin = host.addPlugin({ module, name: opts.name ?? "shop.router", rootId: "router", configuration });
