@@ -1,5 +1,5 @@
 import { TraceCtx, Parse, SAMPLED_DEFERRED, SAMPLED_NO, SAMPLED_YES } from "./context";
-import { parseTraceparent, parseB3Single, parseB3Multi, parseJaeger, render } from "./formats";
+import { parseTraceparent, parseB3Single, parseB3Multi, parseJaeger, render, TRACEPARENT_MAX, B3_SINGLE_MAX, JAEGER_MAX, OWS_MAX } from "./formats";
 
 function b(s: string): ArrayBuffer {
   return String.UTF8.encode(s);
@@ -253,9 +253,80 @@ describe("Jaeger uber-trace-id", () => {
     expect(jaeger(T32 + ":0000:0:1")).toBe(Parse.Invalid);
     expect(jaeger(T32 + ":" + S16 + ":0:1:5")).toBe(Parse.Invalid);
     expect(jaeger(T32 + ":" + S16 + ":0")).toBe(Parse.Invalid);
-    expect(jaeger(T32 + ":" + S16 + ":0:1 ")).toBe(Parse.Invalid);
+    expect(jaeger(T32 + ":" + S16 + " :0:1")).toBe(Parse.Invalid);
     expect(jaeger("")).toBe(Parse.Invalid);
     expect(jaeger(T32 + ":" + S16 + ":0:1" + "0".repeat(200))).toBe(Parse.Invalid);
     expect(parseJaeger(null, new TraceCtx())).toBe(Parse.Absent);
+  });
+});
+
+const TP = "00-" + T32 + "-" + S16 + "-01";
+const B3 = T32 + "-" + S16 + "-1-" + P16;
+const UB = T32 + ":" + S16 + ":" + P16 + ":1";
+// the W3C test suite's traceparent OWS cases, and the same around the other formats
+const AROUND: string[] = [" ", "\t", "\t ", " \t", "  \t\t "];
+const NOT_OWS: string[] = ["\r", "\n", "\v", "\f", "\u00a0"];
+
+describe("optional whitespace (SP, HTAB) around a value", () => {
+
+  it("is trimmed at either end, and the value reads as without it", () => {
+    for (let i = 0; i < AROUND.length; i++) {
+      const w = AROUND[i];
+      const c = new TraceCtx();
+      expect(parseTraceparent(b(w + TP), c)).toBe(Parse.Valid);
+      expect(c.span).toBe(0x00f067aa0ba902b7);
+      expect(txt(render(0, c))).toBe(TP);
+      expect(w3c(TP + w)).toBe(Parse.Valid);
+      expect(w3c(w + TP + w)).toBe(Parse.Valid);
+      const s = new TraceCtx();
+      expect(parseB3Single(b(w + B3 + w), s)).toBe(Parse.Valid);
+      expect(txt(render(1, s))).toBe(B3);
+      expect(single(w + "1" + w)).toBe(Parse.SamplingOnly);
+      const j = new TraceCtx();
+      expect(parseJaeger(b(w + UB + w), j)).toBe(Parse.Valid);
+      expect(txt(render(2, j))).toBe(T32 + ":" + S16 + ":" + P16 + ":01");
+      expect(multi(w + T32 + w, w + S16, P16 + w, w + "1" + w, w + "0")).toBe(Parse.Valid);
+      expect(multi(null, null, null, w + "true" + w)).toBe(Parse.SamplingOnly);
+    }
+  });
+
+  it("is not trimmed inside a value", () => {
+    expect(w3c("00- " + T32 + "-" + S16 + "-01")).toBe(Parse.Invalid);
+    expect(w3c("00-" + T32 + "-" + S16 + "\t-01")).toBe(Parse.Invalid);
+    expect(single(T32 + " -" + S16)).toBe(Parse.Invalid);
+    expect(jaeger(T32 + ":\t" + S16 + ":0:1")).toBe(Parse.Invalid);
+    expect(multi(T16.substring(0, 8) + " " + T16.substring(8), S16)).toBe(Parse.Invalid);
+  });
+
+  it("other whitespace is not OWS: CR, LF, VT, FF and NBSP make a value invalid", () => {
+    for (let i = 0; i < NOT_OWS.length; i++) {
+      const o = NOT_OWS[i];
+      expect(w3c(o + TP)).toBe(Parse.Invalid);
+      expect(w3c(TP + o)).toBe(Parse.Invalid);
+      expect(single(B3 + o)).toBe(Parse.Invalid);
+      expect(jaeger(o + UB)).toBe(Parse.Invalid);
+      expect(multi(T32 + o, S16)).toBe(Parse.Invalid);
+    }
+  });
+
+  it("a value of only whitespace is invalid, not absent", () => {
+    expect(w3c(" \t ")).toBe(Parse.Invalid);
+    expect(single("\t")).toBe(Parse.Invalid);
+    expect(jaeger("  ")).toBe(Parse.Invalid);
+    expect(multi(" ", S16)).toBe(Parse.Invalid);
+    expect(multi(null, null, null, " ")).toBe(Parse.Invalid);
+  });
+
+  it("bounds: up to OWS_MAX bytes of room, longer values rejected unread", () => {
+    const pad = " ".repeat(OWS_MAX / 2);
+    expect(w3c(pad + TP + pad)).toBe(Parse.Valid);
+    expect(w3c(pad + TP + pad + " ".repeat(TRACEPARENT_MAX))).toBe(Parse.Invalid);
+    expect(single(pad + B3 + pad)).toBe(Parse.Valid);
+    expect(single(pad + B3 + pad + " ")).toBe(Parse.Invalid);
+    expect(B3.length).toBe(B3_SINGLE_MAX);
+    expect(jaeger(pad + UB + pad)).toBe(Parse.Valid);
+    expect(jaeger(" ".repeat(JAEGER_MAX + OWS_MAX + 1))).toBe(Parse.Invalid);
+    expect(multi(pad + T32 + pad, S16)).toBe(Parse.Valid);
+    expect(multi(pad + T32 + pad + " ", S16)).toBe(Parse.Invalid);
   });
 });

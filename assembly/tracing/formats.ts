@@ -1,7 +1,7 @@
 // Strict parsers and canonical writers for the four trace-context formats. Pure functions over
 // header values (no host calls), so as-pect specifies them byte by byte. Parsers never trap on
 // hostile input: every length is checked before any load, and oversized values are rejected
-// before they are scanned.
+// before they are scanned. Optional whitespace (SP, HTAB) around a value is not part of it.
 //
 //   W3C Trace Context level 1  traceparent: {version}-{trace-id 32}-{parent-id 16}-{flags}
 //   B3 multi                   x-b3-traceid (16|32), x-b3-spanid (16), x-b3-parentspanid (16),
@@ -16,11 +16,44 @@ import {
 
 const HEX = new StaticArray<u64>(1);
 
-// Longest value of each format the parsers look at; anything longer is rejected unread.
+// Longest value of each format the parsers accept once optional whitespace is trimmed; a value longer
+// than that plus OWS_MAX is rejected unread.
 // traceparent: future versions may append fields, so allow some room beyond the 55 of version 00.
 export const TRACEPARENT_MAX: i32 = 512;
 export const B3_SINGLE_MAX: i32 = 68;
 export const JAEGER_MAX: i32 = 128;
+/** Longest x-b3-* value (32-hex trace id; `false` is the longest sampling value). */
+export const B3_VALUE_MAX: i32 = 32;
+/** Room for optional whitespace around a value before it is rejected unread. */
+export const OWS_MAX: i32 = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Optional whitespace. W3C Trace Context (and RFC 9110 for every field value) allows OWS, SP and
+// HTAB, around a value; the W3C test suite sends traceparent with leading and trailing spaces and
+// tabs and expects the trace to continue. Envoy's HTTP/1 codec trims it; HTTP/2 and HTTP/3 hand
+// values over as received. Every parser reads the value without it. The bounds go through two
+// globals so that trimming allocates nothing.
+
+let owsFrom: i32 = 0;
+let owsLen: i32 = 0;
+
+/** Sets owsFrom/owsLen to the value at p (n bytes) without leading and trailing SP/HTAB. */
+function trimOws(p: usize, n: i32): void {
+  let s = 0;
+  while (s < n) {
+    const c = load<u8>(p + <usize>s);
+    if (c != 0x20 && c != 0x09) break;
+    s++;
+  }
+  let e = n;
+  while (e > s) {
+    const c = load<u8>(p + <usize>(e - 1));
+    if (c != 0x20 && c != 0x09) break;
+    e--;
+  }
+  owsFrom = s;
+  owsLen = e - s;
+}
 
 // Output sizes (exact for traceparent, upper bounds for the others).
 export const TRACEPARENT_LEN: i32 = 55;
@@ -38,9 +71,11 @@ export const JAEGER_OUT_MAX: i32 = 32 + 1 + 16 + 1 + 16 + 1 + 2;
  */
 export function parseTraceparent(v: ArrayBuffer | null, out: TraceCtx): Parse {
   if (v === null) return Parse.Absent;
-  const n = v.byteLength;
+  if (v.byteLength > TRACEPARENT_MAX + OWS_MAX) return Parse.Invalid;
+  trimOws(changetype<usize>(v), v.byteLength);
+  const n = owsLen;
   if (n < TRACEPARENT_LEN || n > TRACEPARENT_MAX) return Parse.Invalid;
-  const p = changetype<usize>(v);
+  const p = changetype<usize>(v) + <usize>owsFrom;
   const v0 = lowerHexValue(<u32>load<u8>(p));
   const v1 = lowerHexValue(<u32>load<u8>(p + 1));
   if (v0 < 0 || v1 < 0) return Parse.Invalid;
@@ -93,9 +128,11 @@ function samplingState(c: u32): i32 {
 /** Parses the `b3` header strictly (B3 propagation, "Single Header"). */
 export function parseB3Single(v: ArrayBuffer | null, out: TraceCtx): Parse {
   if (v === null) return Parse.Absent;
-  const n = v.byteLength;
+  if (v.byteLength > B3_SINGLE_MAX + OWS_MAX) return Parse.Invalid;
+  trimOws(changetype<usize>(v), v.byteLength);
+  const n = owsLen;
   if (n == 0 || n > B3_SINGLE_MAX) return Parse.Invalid;
-  const p = changetype<usize>(v);
+  const p = changetype<usize>(v) + <usize>owsFrom;
   if (n == 1) {
     const s = samplingState(<u32>load<u8>(p));
     if (s < -1) return Parse.Invalid;
@@ -176,18 +213,27 @@ export function writeB3Single(dst: usize, ctx: TraceCtx): i32 {
 // ---------------------------------------------------------------------------------------------
 // B3 multiple headers
 
+/** Trims v into owsFrom/owsLen; false when it is too long to be read at all. */
+function trimB3(v: ArrayBuffer): bool {
+  if (v.byteLength > B3_VALUE_MAX + OWS_MAX) return false;
+  trimOws(changetype<usize>(v), v.byteLength);
+  return true;
+}
+
+/** v without OWS is exactly the ASCII text s. */
 function isAscii(v: ArrayBuffer, s: string): bool {
-  const n = v.byteLength;
+  if (!trimB3(v)) return false;
+  const n = owsLen;
   if (n != s.length) return false;
-  const p = changetype<usize>(v);
+  const p = changetype<usize>(v) + <usize>owsFrom;
   for (let i = 0; i < n; i++) if (<u32>load<u8>(p + <usize>i) != <u32>s.charCodeAt(i)) return false;
   return true;
 }
 
-/** One 16-hex id: exactly 16 lower-hex digits, not zero. Returns false otherwise. */
+/** One 16-hex id (OWS around it trimmed): exactly 16 lower-hex digits, not zero. Returns false otherwise. */
 function id16(v: ArrayBuffer): bool {
-  if (v.byteLength != 16) return false;
-  if (!readLowerHex(changetype<usize>(v), 0, 16, HEX)) return false;
+  if (!trimB3(v) || owsLen != 16) return false;
+  if (!readLowerHex(changetype<usize>(v) + <usize>owsFrom, 0, 16, HEX)) return false;
   return unchecked(HEX[0]) != 0;
 }
 
@@ -218,10 +264,11 @@ export function parseB3Multi(
     return Parse.SamplingOnly;
   }
   if (traceId === null || spanId === null) return Parse.Invalid;
-  const tn = traceId.byteLength;
+  if (!trimB3(traceId)) return Parse.Invalid;
+  const tn = owsLen;
   let hi: u64 = 0;
   let lo: u64 = 0;
-  const tp = changetype<usize>(traceId);
+  const tp = changetype<usize>(traceId) + <usize>owsFrom;
   if (tn == 32) {
     if (!readLowerHex(tp, 0, 16, HEX)) return Parse.Invalid;
     hi = unchecked(HEX[0]);
@@ -280,9 +327,11 @@ function hexRunEnd(p: usize, i: i32, n: i32): i32 {
  */
 export function parseJaeger(v: ArrayBuffer | null, out: TraceCtx): Parse {
   if (v === null) return Parse.Absent;
-  const n = v.byteLength;
+  if (v.byteLength > JAEGER_MAX + OWS_MAX) return Parse.Invalid;
+  trimOws(changetype<usize>(v), v.byteLength);
+  const n = owsLen;
   if (n == 0 || n > JAEGER_MAX) return Parse.Invalid;
-  const p = changetype<usize>(v);
+  const p = changetype<usize>(v) + <usize>owsFrom;
   // trace id
   let s = 0;
   let e = hexRunEnd(p, s, n);
