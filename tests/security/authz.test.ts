@@ -156,6 +156,34 @@ describe("pattern forms tell their kind apart (a prefix is not a substring, a su
       ["mTLS without a URI SAN", { mtlsNoSan: true }, "deny", undefined],
     ]);
   });
+  it("a pattern decides on its own when its rule is filed under another field (the index does not pre-filter it)", () => {
+    // A rule is indexed under its most selective field (an exact principal or path beats a prefix); the other
+    // field's patterns are then only checked by the pattern matcher itself.
+    const FRONTEND = id("web", "frontend");
+    const byPrincipal = (paths: string[]) => ({ rules: [{ name: "r", action: "ALLOW", from: { principals: ["cluster.local/ns/web/sa/frontend"] }, to: { paths } }] });
+    table(byPrincipal(["/api/*"]), [
+      ["prefix at the start", { peer: FRONTEND, path: "/api/x" }, "allow", "r"],
+      ["prefix later in the path", { peer: FRONTEND, path: "/v2/api/x" }, "deny", undefined],
+    ]);
+    table(byPrincipal(["*.json"]), [
+      ["suffix at the end", { peer: FRONTEND, path: "/a.json" }, "allow", "r"],
+      ["suffix earlier", { peer: FRONTEND, path: "/a.json.bak" }, "deny", undefined],
+    ]);
+    table(byPrincipal(["/api/{*}/items"]), [
+      ["template, one segment", { peer: FRONTEND, path: "/api/1/items" }, "allow", "r"],
+      ["template, two segments", { peer: FRONTEND, path: "/api/1/2/items" }, "deny", undefined],
+    ]);
+    const byPath = (principals: string[]) => ({ rules: [{ name: "r", action: "ALLOW", from: { principals }, to: { paths: ["/orders"] } }] });
+    table(byPath(["cluster.local/ns/web/*"]), [
+      ["principal prefix", { peer: id("web", "a"), path: "/orders" }, "allow", "r"],
+      // (a valid ID in the trust domain cannot contain the prefix anywhere but at its start)
+      ["another namespace", { peer: id("notweb", "a"), path: "/orders" }, "deny", undefined],
+    ]);
+    table(byPath(["*/sa/api"]), [
+      ["principal suffix", { peer: id("a", "api"), path: "/orders" }, "allow", "r"],
+      ["principal suffix as a substring", { peer: id("a", "api-x"), path: "/orders" }, "deny", undefined],
+    ]);
+  });
   it("header values (when)", () => {
     const w = (values: string[]) => ({ rules: [{ name: "w", action: "ALLOW", when: [{ key: "request.headers[x-team]", values }] }] });
     table(w(["blue*"]), [
