@@ -13,6 +13,7 @@ import {
   TraceCtx, Parse, SAMPLED_DEFERRED, SAMPLED_NO, SAMPLED_YES,
   readLowerHex, lowerHexValue, writeHex64, writeHex8, writeTraceId32, writeTraceIdNative,
 } from "./context";
+import { trimOws, sliceStart, sliceEnd } from "../common/bytes";
 
 const HEX = new StaticArray<u64>(1);
 
@@ -31,28 +32,17 @@ export const OWS_MAX: i32 = 64;
 // Optional whitespace. W3C Trace Context (and RFC 9110 for every field value) allows OWS, SP and
 // HTAB, around a value; the W3C test suite sends traceparent with leading and trailing spaces and
 // tabs and expects the trace to continue. Envoy's HTTP/1 codec trims it; HTTP/2 and HTTP/3 hand
-// values over as received. Every parser reads the value without it. The bounds go through two
-// globals so that trimming allocates nothing.
+// values over as received. Every parser reads the value without it (common/bytes trimOws, a
+// packed slice: no allocation); the bounds go through two globals.
 
 let owsFrom: i32 = 0;
 let owsLen: i32 = 0;
 
-/** Sets owsFrom/owsLen to the value at p (n bytes) without leading and trailing SP/HTAB. */
-function trimOws(p: usize, n: i32): void {
-  let s = 0;
-  while (s < n) {
-    const c = load<u8>(p + <usize>s);
-    if (c != 0x20 && c != 0x09) break;
-    s++;
-  }
-  let e = n;
-  while (e > s) {
-    const c = load<u8>(p + <usize>(e - 1));
-    if (c != 0x20 && c != 0x09) break;
-    e--;
-  }
-  owsFrom = s;
-  owsLen = e - s;
+/** Sets owsFrom/owsLen to v without leading and trailing SP/HTAB. */
+function trimValue(v: ArrayBuffer): void {
+  const t = trimOws(v);
+  owsFrom = sliceStart(t);
+  owsLen = sliceEnd(t) - owsFrom;
 }
 
 // Output sizes (exact for traceparent, upper bounds for the others).
@@ -72,7 +62,7 @@ export const JAEGER_OUT_MAX: i32 = 32 + 1 + 16 + 1 + 16 + 1 + 2;
 export function parseTraceparent(v: ArrayBuffer | null, out: TraceCtx): Parse {
   if (v === null) return Parse.Absent;
   if (v.byteLength > TRACEPARENT_MAX + OWS_MAX) return Parse.Invalid;
-  trimOws(changetype<usize>(v), v.byteLength);
+  trimValue(v);
   const n = owsLen;
   if (n < TRACEPARENT_LEN || n > TRACEPARENT_MAX) return Parse.Invalid;
   const p = changetype<usize>(v) + <usize>owsFrom;
@@ -129,7 +119,7 @@ function samplingState(c: u32): i32 {
 export function parseB3Single(v: ArrayBuffer | null, out: TraceCtx): Parse {
   if (v === null) return Parse.Absent;
   if (v.byteLength > B3_SINGLE_MAX + OWS_MAX) return Parse.Invalid;
-  trimOws(changetype<usize>(v), v.byteLength);
+  trimValue(v);
   const n = owsLen;
   if (n == 0 || n > B3_SINGLE_MAX) return Parse.Invalid;
   const p = changetype<usize>(v) + <usize>owsFrom;
@@ -216,7 +206,7 @@ export function writeB3Single(dst: usize, ctx: TraceCtx): i32 {
 /** Trims v into owsFrom/owsLen; false when it is too long to be read at all. */
 function trimB3(v: ArrayBuffer): bool {
   if (v.byteLength > B3_VALUE_MAX + OWS_MAX) return false;
-  trimOws(changetype<usize>(v), v.byteLength);
+  trimValue(v);
   return true;
 }
 
@@ -328,7 +318,7 @@ function hexRunEnd(p: usize, i: i32, n: i32): i32 {
 export function parseJaeger(v: ArrayBuffer | null, out: TraceCtx): Parse {
   if (v === null) return Parse.Absent;
   if (v.byteLength > JAEGER_MAX + OWS_MAX) return Parse.Invalid;
-  trimOws(changetype<usize>(v), v.byteLength);
+  trimValue(v);
   const n = owsLen;
   if (n == 0 || n > JAEGER_MAX) return Parse.Invalid;
   const p = changetype<usize>(v) + <usize>owsFrom;
