@@ -12,6 +12,8 @@ export {
   atoull16, mutateTracingRequestHeader, zipkinStartSpan, otelStartSpan, startSpan, injectSpan,
 } from "./hcm.ts";
 export type { PathNormalization, EnvoyRuntime, TracerName, TraceReason, EnvoySpan } from "./hcm.ts";
+export { mutateSidecarRequestHeaders, mutateXfccRequestHeader, xfccElement, ISTIO_INBOUND_HCM, ISTIO_OUTBOUND_HCM } from "./sidecar-request.ts";
+export type { ForwardClientCert, ClientCertDetails, DownstreamTls, SidecarHcm } from "./sidecar-request.ts";
 export { inspectModule, printValTypes } from "./wasm-binary.ts";
 export type { ModuleInspection, ModuleImport, ModuleExport, FuncSig } from "./wasm-binary.ts";
 export { IMPORTS, WasmResult, HeaderMapType, BufferType, LOG_LEVEL_NAMES } from "./abi.ts";
