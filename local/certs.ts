@@ -3,8 +3,9 @@
 // - one URI SAN spiffe://<trust domain>/ns/<namespace>/sa/<service account>, an empty subject and so
 //   a critical SAN extension, key usage digitalSignature + keyEncipherment, EKU serverAuth + clientAuth;
 // - notBefore a few minutes in the past (istiod: 2 minutes of clock skew; here 5), notAfter now + the
-//   TTL (our platform's 1 hour); renewed at half their lifetime, as pilot-agent's
-//   SECRET_GRACE_PERIOD_RATIO 0.5 does.
+//   TTL (our platform's 1 hour); renewed half-way from issue to expiry, as pilot-agent's
+//   SECRET_GRACE_PERIOD_RATIO 0.5 does (it counts from notBefore; from the issue time, a short test TTL
+//   is not due at once).
 // Keys are ECDSA P-256 (istiod's default is RSA 2048; Istio accepts both, ECDSA is faster to make).
 // Made with @peculiar/x509 over Node's WebCrypto; nothing shells out to openssl.
 //
@@ -17,15 +18,24 @@
 // federated domain would look to Envoy) and nosan (subject CN only, no SAN).
 // Every file is written to a temporary name and renamed, so a reader (Envoy's SDS file watch, a running
 // `npm start`) never sees half a file.
-import "reflect-metadata"; // @peculiar/x509's dependency injection needs it before it loads
-import * as x509 from "@peculiar/x509";
+import type * as X509 from "@peculiar/x509";
 import { webcrypto, X509Certificate, randomBytes, createHash, createPrivateKey } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { REPO_ROOT } from "../mesh/input.ts";
 import { displayPath } from "./input.ts";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// @peculiar/x509 (with the reflect-metadata its dependency injection needs) takes about half a second to
+// load: it is loaded only to issue certificates, so a start with valid certificates never pays for it.
+let lib: typeof X509 | undefined;
+async function x509lib(): Promise<typeof X509> {
+  if (!lib) {
+    await import("reflect-metadata");
+    lib = await import("@peculiar/x509");
+    lib.cryptoProvider.set(webcrypto as unknown as Crypto);
+  }
+  return lib;
+}
 
 const ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 /** Where `npm run certs` writes and `npm start` reads (gitignored). */
@@ -79,7 +89,8 @@ export function identitiesFor(workloads: { namespace: string; serviceAccount: st
 export const stemOf = (w: { namespace: string; serviceAccount: string }) => `${w.namespace}.${w.serviceAccount}`;
 
 function pemKey(der: ArrayBuffer): string {
-  return x509.PemConverter.encode(der, "PRIVATE KEY");
+  const b64 = Buffer.from(der).toString("base64").replace(/.{64}/g, "$&\n").replace(/\n$/, "");
+  return `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----`;
 }
 
 function serial(): string {
@@ -89,11 +100,12 @@ function serial(): string {
 }
 
 async function importKey(pem: string): Promise<CryptoKey> {
-  const der = x509.PemConverter.decode(pem)[0];
+  const der = createPrivateKey(pem).export({ format: "der", type: "pkcs8" });
   return webcrypto.subtle.importKey("pkcs8", der, ALG, true, ["sign"]) as Promise<CryptoKey>;
 }
 
 async function newCa(trustDomain: string, now: number): Promise<Pem & { notAfter: Date }> {
+  const x509 = await x509lib();
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ["sign", "verify"])) as CryptoKeyPair;
   const notAfter = new Date(now + CA_TTL_MS);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -113,11 +125,12 @@ async function newCa(trustDomain: string, now: number): Promise<Pem & { notAfter
 }
 
 async function leaf(ca: Pem, spec: IdentitySpec, keys: CryptoKeyPair, notBefore: Date, notAfter: Date, localhost: boolean): Promise<string> {
+  const x509 = await x509lib();
   const caCert = new x509.X509Certificate(ca.cert);
-  const names: x509.JsonGeneralName[] = [];
+  const names: X509.JsonGeneralName[] = [];
   if (spec.spiffeId) names.push({ type: "url", value: spec.spiffeId });
   if (localhost) names.push({ type: "dns", value: "localhost" }, { type: "ip", value: "127.0.0.1" });
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
@@ -245,9 +258,14 @@ export function loadCertificates(dir: string, identities: IdentitySpec[], trustD
   return { set: { dir, ca, identities: out } };
 }
 
-/** When a certificate valid from notBefore to notAfter should be renewed. */
+/**
+ * When a certificate valid from notBefore to notAfter should be renewed: after RENEW_RATIO of the time
+ * from its issue (notBefore + the clock-skew allowance) to notAfter, i.e. 30 minutes into a 1-hour SVID.
+ * Counting from issue time, not notBefore, keeps a short test TTL from being due at once.
+ */
 export function renewAt(notBefore: Date, notAfter: Date): number {
-  return notAfter.getTime() - (notAfter.getTime() - notBefore.getTime()) * RENEW_RATIO;
+  const issued = notBefore.getTime() + CLOCK_SKEW_MS;
+  return issued + (notAfter.getTime() - issued) * (1 - RENEW_RATIO);
 }
 
 /** The earliest renewal point of a set. */
