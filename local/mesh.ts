@@ -187,19 +187,30 @@ export async function startLocalMesh(opts: LocalMeshOptions): Promise<LocalMesh>
       },
     });
 
+    // match_subject_alt_names prefix spiffe://<trust domain>/ (Istio's trust-domain validation): a peer
+    // outside the trust domain, or without a SAN, never gets an HTTP exchange. Node has no hook inside the
+    // handshake for it, so the connection is closed right after, before any request reaches the filters.
+    const prefix = `spiffe://${mesh.trustDomain}/`;
+    const trusted = new WeakMap<Socket, boolean>();
+    const isTrusted = (socket: TLSSocket) => {
+      let ok = trusted.get(socket);
+      if (ok === undefined) {
+        const peer = socket.getPeerX509Certificate();
+        const names = peer ? certNames(peer) : undefined;
+        ok = names !== undefined && [...names.uris, ...names.dns].some((n) => n.startsWith(prefix));
+        trusted.set(socket, ok);
+      }
+      return ok;
+    };
     const inbound = createHttpsServer({
       SNICallback: (name, cb) => cb(null, name === "localhost" ? ctx.localhost : ctx.svid),
       cert: certs.identities.get(calleeStem)!.cert, key: certs.identities.get(calleeStem)!.key, ca: certs.ca.cert,
       requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2",
-    }, calleeSidecar.handle);
-    // match_subject_alt_names prefix spiffe://<trust domain>/ (Istio's trust-domain validation): a peer
-    // outside the trust domain, or without a SAN, never gets an HTTP exchange.
-    const prefix = `spiffe://${mesh.trustDomain}/`;
-    inbound.on("secureConnection", (socket: TLSSocket) => {
-      const peer = socket.getPeerX509Certificate();
-      const names = peer ? certNames(peer) : undefined;
-      if (!names || ![...names.uris, ...names.dns].some((n) => n.startsWith(prefix))) socket.destroy();
+    }, (req, res) => {
+      if (!isTrusted(req.socket as TLSSocket)) { req.socket.destroy(); return; }
+      calleeSidecar.handle(req, res);
     });
+    inbound.on("secureConnection", (socket: TLSSocket) => { if (!isTrusted(socket)) socket.destroy(); });
     servers.push(inbound);
     const inboundPort = await listen(inbound, opts.ports.inbound, "callee inbound listener");
     const outbound = createHttpServer(callerSidecar.handle);
