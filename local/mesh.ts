@@ -171,7 +171,8 @@ export async function startLocalMesh(opts: LocalMeshOptions): Promise<LocalMesh>
         const r = selectRoute(routes, headers);
         return {
           routeName: r.name, cluster: r.cluster,
-          requestHeadersToAdd: [[UPSTREAM_CLUSTER_HEADER, r.cluster]], responseHeadersToAdd: [[UPSTREAM_CLUSTER_HEADER, r.cluster]],
+          // Istio's outbound virtual hosts set include_request_attempt_count: the router adds x-envoy-attempt-count.
+          requestHeadersToAdd: [[UPSTREAM_CLUSTER_HEADER, r.cluster], ["x-envoy-attempt-count", "1"]], responseHeadersToAdd: [[UPSTREAM_CLUSTER_HEADER, r.cluster]],
           target: {
             host: "127.0.0.1", port: inboundPort,
             // Istio's SNI for an ISTIO_MUTUAL cluster, and its SAN check: the callee's service account only.

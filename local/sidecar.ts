@@ -18,7 +18,7 @@
 //   for the body as it is; a reset or a hung stream closes the connection (Istio runs no stream idle timeout).
 // Per request: one header list, one stream, two result() snapshots; nothing is kept after the response
 // (the host's global log list is cleared after every stream).
-import { request as httpRequest, type Agent, type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from "node:http";
+import { request as httpRequest, type Agent, type IncomingMessage, type ServerResponse } from "node:http";
 import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
 import type { PeerCertificate } from "node:tls";
 import { EnvoyHost, type Chain, type LogEntry, type Plugin, type Stream, type StreamResult, type WasmModule } from "../host/index.ts";
@@ -176,13 +176,11 @@ export class Sidecar {
     if (!length && !headersOnly) list.push("transfer-encoding", "chunked");
     for (const [k, v] of route.requestHeadersToAdd) list.push(k, v);
     // Host goes first, as Envoy's HTTP/1 encoder writes :authority as the Host line.
-    const headers = ["host", pseudo(":authority"), ...list];
     const t0 = Date.now();
     const tls = route.target.tls;
     const answer = await new Promise<{ status: number; headers: [string, string][]; body: Buffer } | { failure: "connection-failure" | "reset"; reason: string }>((resolve) => {
       const r = (tls ? httpsRequest : httpRequest)({
-        host: route.target.host, port: route.target.port, method: pseudo(":method"), path: pseudo(":path"),
-        headers: headers as unknown as OutgoingHttpHeaders, setHost: false,
+        host: route.target.host, port: route.target.port, method: pseudo(":method"), path: pseudo(":path"), setHost: false,
         ...(tls ? { agent: tls.agent, servername: tls.servername, checkServerIdentity: tls.checkServerIdentity } : { agent: route.target.agent }),
       }, (res) => {
         const chunks: Buffer[] = [];
@@ -204,6 +202,10 @@ export class Sidecar {
         // with the reason Envoy would give: TLS_error:<what>.
         else resolve({ failure: "connection-failure", reason: `TLS_error:${e.code ?? e.message}`.replace(/\s+/g, "_") });
       });
+      // Host first (Envoy's HTTP/1 encoder writes :authority as the Host line); no Connection line, which
+      // Envoy's encoder does not write for a kept-alive HTTP/1.1 connection and Node would.
+      setHeaders(r, [["host", pseudo(":authority")], ...pairs(list)]);
+      r.removeHeader("connection");
       r.end(up.body.length > 0 ? Buffer.from(up.body) : undefined);
     });
     this.sync();
@@ -226,16 +228,19 @@ export class Sidecar {
     const r = s.result();
     this.finish(r);
     if (!r.response) { res.destroy(); return; }
-    const out: string[] = [];
+    const out: [string, string][] = [];
     for (const [k, v] of r.response.headers) {
       if (k.startsWith(":") || HOP_BY_HOP.has(k) || k === "content-length" || k === "server") continue;
-      out.push(k, v);
+      out.push([k, v]);
     }
-    out.push("server", this.cfg.serverName);
+    out.push(["server", this.cfg.serverName]);
     const body = req.method === "HEAD" ? undefined : Buffer.from(r.response.bodyBytes);
     const status = r.response.status;
-    if (body !== undefined && status !== 204 && status !== 304) out.push("content-length", String(body.length));
-    res.writeHead(status, out as unknown as OutgoingHttpHeaders);
+    if (body !== undefined && status !== 204 && status !== 304) out.push(["content-length", String(body.length)]);
+    setHeaders(res, out);
+    // No Connection / Keep-Alive lines: Envoy's HTTP/1 codec writes none for a kept-alive HTTP/1.1 connection.
+    res.removeHeader("connection");
+    res.writeHead(status);
     res.end(body);
   }
 
@@ -252,6 +257,25 @@ export class Sidecar {
       } else if (entry.level >= 3) this.cfg.onEvent({ type: "log", sidecar: this, entry });
     }
     this.host.clearLogs();
+  }
+}
+
+const pairs = (flat: string[]): [string, string][] => {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+};
+
+/** Sets header lines on a Node message: a repeated name becomes several lines (grouped where the name first appears). */
+function setHeaders(m: { setHeader(name: string, value: string | string[]): unknown }, list: [string, string][]): void {
+  const grouped = new Map<string, string[]>();
+  for (const [k, v] of list) grouped.set(k, [...(grouped.get(k) ?? []), v]);
+  for (const [k, vs] of grouped) {
+    try {
+      m.setHeader(k, vs.length === 1 ? vs[0] : vs);
+    } catch {
+      // Node refuses bytes Envoy's codec would refuse too (the host already answered 503 for module-written ones).
+    }
   }
 }
 

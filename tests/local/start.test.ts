@@ -1,7 +1,7 @@
 // `npm start` as a user runs it: the real script in a child process on free ports, real HTTP and HTTPS
 // (client certificate) requests, its printed access-log records, Ctrl-C, and every port released after.
 // Also what it says for bad input and a busy port.
-import { test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -64,103 +64,105 @@ const until = async (what: string, ok: () => boolean) => {
   assert.ok(ok(), what);
 };
 
-test("npm start serves the example mesh: route, trace headers, mTLS identity and authz, one printed record per request; Ctrl-C frees every port", async (t) => {
-  const certs = mkdtempSync(join(tmpdir(), "start-"));
-  t.after(() => rmSync(certs, { recursive: true, force: true }));
-  const s = await start(["--outbound-port", "0", "--inbound-port", "0", "--echo-port", "0", "--certs", certs, "--sampling", "100"]);
-  t.after(() => s.child.kill("SIGKILL"));
-  const banner = s.out.join("\n");
-  assert.match(banner, /caller {2}web\/frontend +spiffe:\/\/cluster\.local\/ns\/web\/sa\/frontend/);
-  assert.match(banner, /callee {2}orders\/orders +spiffe:\/\/cluster\.local\/ns\/orders\/sa\/orders/);
-  assert.match(banner, /inbound chain: {2}orders\.mesh-filters-tracing → orders\.mesh-filters-access-log → orders\.mesh-filters-router-guard → orders\.mesh-filters-authz/);
-  assert.match(banner, /curl -s -H 'x-user-group: beta' http:\/\/127\.0\.0\.1:\d+\/api\/orders\/1\n {2}# {3}→ 200, the app got x-route: v2/);
-  assert.match(banner, /curl -s http:\/\/127\.0\.0\.1:\d+\/admin\n {2}# {3}→ 403, "RBAC: access denied", authz deny \(rule deny-admin\)/);
-  const printed = () => s.out.filter((l) => / → \d{3} /.test(l));
-  assert.equal(printed().length, 0, "the examples' own requests are not printed");
+describe("npm start, as a user runs it (the child processes run side by side)", { concurrency: true }, () => {
+  test("npm start serves the example mesh: route, trace headers, mTLS identity and authz, one printed record per request; Ctrl-C frees every port", async (t) => {
+    const certs = mkdtempSync(join(tmpdir(), "start-"));
+    t.after(() => rmSync(certs, { recursive: true, force: true }));
+    const s = await start(["--outbound-port", "0", "--inbound-port", "0", "--echo-port", "0", "--certs", certs, "--sampling", "100"]);
+    t.after(() => s.child.kill("SIGKILL"));
+    const banner = s.out.join("\n");
+    assert.match(banner, /caller {2}web\/frontend +spiffe:\/\/cluster\.local\/ns\/web\/sa\/frontend/);
+    assert.match(banner, /callee {2}orders\/orders +spiffe:\/\/cluster\.local\/ns\/orders\/sa\/orders/);
+    assert.match(banner, /inbound chain: {2}orders\.mesh-filters-tracing → orders\.mesh-filters-access-log → orders\.mesh-filters-router-guard → orders\.mesh-filters-authz/);
+    assert.match(banner, /curl -s -H 'x-user-group: beta' http:\/\/127\.0\.0\.1:\d+\/api\/orders\/1\n {2}# {3}→ 200, the app got x-route: v2/);
+    assert.match(banner, /curl -s http:\/\/127\.0\.0\.1:\d+\/admin\n {2}# {3}→ 403, "RBAC: access denied", authz deny \(rule deny-admin\)/);
+    const printed = () => s.out.filter((l) => / → \d{3} /.test(l));
+    assert.equal(printed().length, 0, "the examples' own requests are not printed");
 
-  // Route: the caller's router decides v2 for a beta user; the outbound route re-selects on it.
-  const routed = await get(`${s.outbound}/api/orders/5`, { "x-user-group": "beta" });
-  assert.equal(routed.status, 200, routed.body);
-  assert.equal(routed.app!.headers["x-route"], "v2");
-  assert.equal(routed.app!.headers["x-upstream-cluster"], "outbound|8080|v2|orders.orders.svc.cluster.local");
-  // Tracing (Zipkin, as the example's tracing plugins say; 100 % sampling here): the app gets Envoy's B3
-  // context and the filter's W3C one for the same trace, and the client gets that trace id back.
-  const h = routed.app!.headers;
-  assert.match(h["x-b3-traceid"], /^[0-9a-f]{32}$/);
-  assert.equal(h["x-b3-sampled"], "1");
-  assert.equal(h.traceparent?.split("-")[1], h["x-b3-traceid"]);
-  assert.equal(routed.headers["x-trace-id"], h["x-b3-traceid"]);
-  // mTLS straight to the callee with the caller's SVID: allowed, and the app sees the identity.
-  const direct = await mtls(s.inbound, "/api/orders/6", certs, "web.frontend");
-  assert.equal(direct.status, 200, direct.body);
-  assert.match(direct.app!.headers["x-forwarded-client-cert"], /;URI=spiffe:\/\/cluster\.local\/ns\/web\/sa\/frontend$/);
-  // authz deny: the admin page, and a method the rule does not grant.
-  const admin = await get(`${s.outbound}/admin/users`);
-  assert.deepEqual([admin.status, admin.body], [403, "RBAC: access denied"]);
-  assert.equal((await get(`${s.outbound}/api/orders/5`, {}, "DELETE")).status, 403);
+    // Route: the caller's router decides v2 for a beta user; the outbound route re-selects on it.
+    const routed = await get(`${s.outbound}/api/orders/5`, { "x-user-group": "beta" });
+    assert.equal(routed.status, 200, routed.body);
+    assert.equal(routed.app!.headers["x-route"], "v2");
+    assert.equal(routed.app!.headers["x-upstream-cluster"], "outbound|8080|v2|orders.orders.svc.cluster.local");
+    // Tracing (Zipkin, as the example's tracing plugins say; 100 % sampling here): the app gets Envoy's B3
+    // context and the filter's W3C one for the same trace, and the client gets that trace id back.
+    const h = routed.app!.headers;
+    assert.match(h["x-b3-traceid"], /^[0-9a-f]{32}$/);
+    assert.equal(h["x-b3-sampled"], "1");
+    assert.equal(h.traceparent?.split("-")[1], h["x-b3-traceid"]);
+    assert.equal(routed.headers["x-trace-id"], h["x-b3-traceid"]);
+    // mTLS straight to the callee with the caller's SVID: allowed, and the app sees the identity.
+    const direct = await mtls(s.inbound, "/api/orders/6", certs, "web.frontend");
+    assert.equal(direct.status, 200, direct.body);
+    assert.match(direct.app!.headers["x-forwarded-client-cert"], /;URI=spiffe:\/\/cluster\.local\/ns\/web\/sa\/frontend$/);
+    // authz deny: the admin page, and a method the rule does not grant.
+    const admin = await get(`${s.outbound}/admin/users`);
+    assert.deepEqual([admin.status, admin.body], [403, "RBAC: access denied"]);
+    assert.equal((await get(`${s.outbound}/api/orders/5`, {}, "DELETE")).status, 403);
 
-  await until("four records printed", () => printed().length === 4);
-  const [r1, r2, r3, r4] = printed();
-  assert.match(r1, /orders\/orders {2}GET \/api\/orders\/5 → 200 \d+ms {2}caller web\/frontend {2}authz allow \(frontend-reads-orders\) {2}trace [0-9a-f]{32}$/);
-  assert.ok(r1.endsWith(`trace ${h["x-b3-traceid"]}`), "the record names the trace the app received");
-  assert.match(r2, /GET \/api\/orders\/6 → 200 .*caller web\/frontend {2}authz allow/);
-  assert.match(r3, /GET \/admin\/users → 403 .*authz deny \(deny-admin\)/);
-  assert.match(r4, /DELETE \/api\/orders\/5 → 403 .*authz deny audit audit-writes/);
+    await until("four records printed", () => printed().length === 4);
+    const [r1, r2, r3, r4] = printed();
+    assert.match(r1, /orders\/orders {2}GET \/api\/orders\/5 → 200 \d+ms {2}caller web\/frontend {2}authz allow \(frontend-reads-orders\) {2}trace [0-9a-f]{32}$/);
+    assert.ok(r1.endsWith(`trace ${h["x-b3-traceid"]}`), "the record names the trace the app received");
+    assert.match(r2, /GET \/api\/orders\/6 → 200 .*caller web\/frontend {2}authz allow/);
+    assert.match(r3, /GET \/admin\/users → 403 .*authz deny \(deny-admin\)/);
+    assert.match(r4, /DELETE \/api\/orders\/5 → 403 .*authz deny audit audit-writes/);
 
-  const ports = [Number(new URL(s.outbound).port), s.inbound, Number(new URL(s.echo).port)];
-  for (const p of ports) assert.equal(await canBind(p), false, `port ${p} is in use while serving`);
-  const exit = new Promise<number | null>((resolve) => s.child.on("exit", (code) => resolve(code)));
-  s.child.kill("SIGINT");
-  assert.equal(await exit, 0);
-  assert.match(s.out.at(-1)!, /^stopped: every listener and the echo upstream are closed$/);
-  for (const p of ports) assert.equal(await canBind(p), true, `port ${p} is released`);
-  assert.deepEqual(s.err.filter((l) => !/^serving after /.test(l)), [], "nothing else on stderr");
-});
+    const ports = [Number(new URL(s.outbound).port), s.inbound, Number(new URL(s.echo).port)];
+    for (const p of ports) assert.equal(await canBind(p), false, `port ${p} is in use while serving`);
+    const exit = new Promise<number | null>((resolve) => s.child.on("exit", (code) => resolve(code)));
+    s.child.kill("SIGINT");
+    assert.equal(await exit, 0);
+    assert.match(s.out.at(-1)!, /^stopped: every listener and the echo upstream are closed$/);
+    for (const p of ports) assert.equal(await canBind(p), true, `port ${p} is released`);
+    assert.deepEqual(s.err.filter((l) => !/^serving after /.test(l)), [], "nothing else on stderr");
+  });
 
-test("--json prints the raw records", async (t) => {
-  const certs = mkdtempSync(join(tmpdir(), "start-"));
-  t.after(() => rmSync(certs, { recursive: true, force: true }));
-  const s = await start(["--outbound-port", "0", "--inbound-port", "0", "--certs", certs, "--json", "--tracer", "none"]);
-  t.after(() => s.child.kill("SIGKILL"));
-  assert.match(s.out.join("\n"), /tracer none/);
-  await get(`${s.outbound}/api/orders/1?token=secret`);
-  await until("a JSON record", () => s.out.some((l) => l.startsWith("{")));
-  const record = JSON.parse(s.out.find((l) => l.startsWith("{"))!);
-  assert.equal(record.path, "/api/orders/1?token=[REDACTED]");
-  assert.equal(record.caller, "spiffe://cluster.local/ns/web/sa/frontend");
-  s.child.kill("SIGINT");
-});
+  test("--json prints the raw records", async (t) => {
+    const certs = mkdtempSync(join(tmpdir(), "start-"));
+    t.after(() => rmSync(certs, { recursive: true, force: true }));
+    const s = await start(["--outbound-port", "0", "--inbound-port", "0", "--certs", certs, "--json", "--tracer", "none"]);
+    t.after(() => s.child.kill("SIGKILL"));
+    assert.match(s.out.join("\n"), /tracer none/);
+    await get(`${s.outbound}/api/orders/1?token=secret`);
+    await until("a JSON record", () => s.out.some((l) => l.startsWith("{")));
+    const record = JSON.parse(s.out.find((l) => l.startsWith("{"))!);
+    assert.equal(record.path, "/api/orders/1?token=[REDACTED]");
+    assert.equal(record.caller, "spiffe://cluster.local/ns/web/sa/frontend");
+    s.child.kill("SIGINT");
+  });
 
-test("bad input: every problem named by file and field, exit 1, no stack trace; a busy port: one line naming the option", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "start-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const bad = join(dir, "mesh.yaml");
-  writeFileSync(bad, "module: { image: r/m, tag: '1' }\nnamespaces:\n  - name: web\n    filters:\n      - { filter: router, pluginConfig: { role: decide } }\n      - { filter: tracing, phase: LATE }\n");
-  const [cmd, argv] = node([bad]);
-  const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: "utf8" });
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /mesh\.yaml: namespaces\[0\]\.filters\[1\]\.phase: must be one of UNSPECIFIED_PHASE, AUTHN, AUTHZ, STATS, got "LATE"/);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  test("bad input: every problem named by file and field, exit 1, no stack trace; a busy port: one line naming the option", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "start-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const bad = join(dir, "mesh.yaml");
+    writeFileSync(bad, "module: { image: r/m, tag: '1' }\nnamespaces:\n  - name: web\n    filters:\n      - { filter: router, pluginConfig: { role: decide } }\n      - { filter: tracing, phase: LATE }\n");
+    const [cmd, argv] = node([bad]);
+    const r = spawnSync(cmd, argv, { cwd: REPO_ROOT, encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /mesh\.yaml: namespaces\[0\]\.filters\[1\]\.phase: must be one of UNSPECIFIED_PHASE, AUTHN, AUTHZ, STATS, got "LATE"/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 
-  // A configuration the filter refuses: Envoy would refuse the plugin; the line names file, YAML path and field.
-  writeFileSync(bad, "module: { image: r/m, tag: '1' }\nnamespaces:\n  - name: web\n    filters:\n      - { filter: router, pluginConfig: { role: decide, defaultRoute: v1 } }\n  - name: orders\n    filters:\n      - { filter: access-log, pluginConfig: { sink: stdout } }\n");
-  const c = spawnSync(cmd, node([bad, "--certs", dir])[1], { cwd: REPO_ROOT, encoding: "utf8" });
-  assert.equal(c.status, 1, c.stdout);
-  assert.match(c.stderr, /mesh\.yaml: namespaces\[1\]\.filters\[0\]\.pluginConfig: access-log: sink: must be one of "log", "filter-state", "both", got "stdout"/);
-  assert.doesNotMatch(c.stderr, /\n\s+at /);
+    // A configuration the filter refuses: Envoy would refuse the plugin; the line names file, YAML path and field.
+    writeFileSync(bad, "module: { image: r/m, tag: '1' }\nnamespaces:\n  - name: web\n    filters:\n      - { filter: router, pluginConfig: { role: decide, defaultRoute: v1 } }\n  - name: orders\n    filters:\n      - { filter: access-log, pluginConfig: { sink: stdout } }\n");
+    const c = spawnSync(cmd, node([bad, "--certs", dir])[1], { cwd: REPO_ROOT, encoding: "utf8" });
+    assert.equal(c.status, 1, c.stdout);
+    assert.match(c.stderr, /mesh\.yaml: namespaces\[1\]\.filters\[0\]\.pluginConfig: access-log: sink: must be one of "log", "filter-state", "both", got "stdout"/);
+    assert.doesNotMatch(c.stderr, /\n\s+at /);
 
-  const busy: Server = await new Promise((resolve) => { const s = createServer().listen(0, "127.0.0.1", () => resolve(s)); });
-  t.after(() => busy.close());
-  const port = (busy.address() as { port: number }).port;
-  const b = spawnSync(cmd, node(["--outbound-port", String(port), "--inbound-port", "0", "--certs", dir])[1], { cwd: REPO_ROOT, encoding: "utf8" });
-  assert.equal(b.status, 1);
-  assert.equal(b.stderr.trim(), `npm start: 127.0.0.1:${port} (caller outbound listener) is already in use; choose another port with --outbound-port <n> (0 = any free port)`);
-});
+    const busy: Server = await new Promise((resolve) => { const s = createServer().listen(0, "127.0.0.1", () => resolve(s)); });
+    t.after(() => busy.close());
+    const port = (busy.address() as { port: number }).port;
+    const b = spawnSync(cmd, node(["--outbound-port", String(port), "--inbound-port", "0", "--certs", dir])[1], { cwd: REPO_ROOT, encoding: "utf8" });
+    assert.equal(b.status, 1);
+    assert.equal(b.stderr.trim(), `npm start: 127.0.0.1:${port} (caller outbound listener) is already in use; choose another port with --outbound-port <n> (0 = any free port)`);
+  });
 
-test("the npm start script rebuilds only when a source is newer than the module, then runs this script", () => {
-  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"));
-  assert.equal(pkg.scripts.start, "node scripts/build.mjs --if-stale --only release && tsx scripts/start.ts");
-  const r = spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale", "--only", "release"], { cwd: REPO_ROOT, encoding: "utf8" });
-  assert.equal(r.status, 0);
-  assert.equal(r.stdout.trim(), "build/mesh-filters.wasm is up to date (newer than its sources)");
+  test("the npm start script rebuilds only when a source is newer than the module, then runs this script", () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"));
+    assert.equal(pkg.scripts.start, "node scripts/build.mjs --if-stale --only release && tsx scripts/start.ts");
+    const r = spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale", "--only", "release"], { cwd: REPO_ROOT, encoding: "utf8" });
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout.trim(), "build/mesh-filters.wasm is up to date (newer than its sources)");
+  });
 });
