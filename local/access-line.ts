@@ -17,9 +17,10 @@ export const ACCESS_LOG_STATE = [
 ] as const;
 /**
  * Request headers it prints as `req.<name>=<value>`: read when the access log runs, that is after the
- * router injected Envoy's span into the same header map (docs/tracing.md), so they show Envoy's ids.
+ * router injected Envoy's span into the same header map (docs/tracing.md), so they show Envoy's ids; and
+ * x-request-id, which ties the caller's line, the callee's line and the callee's record of one request.
  */
-export const ACCESS_LOG_HEADERS = ["x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled", "traceparent", "tracestate"] as const;
+export const ACCESS_LOG_HEADERS = ["x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled", "traceparent", "tracestate", "x-request-id"] as const;
 
 // The path comes from the access-log filter, redacted: %REQ(:PATH)% would print secret query parameters.
 // The record (JSON) goes last: it is the rest of the line.

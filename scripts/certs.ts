@@ -5,7 +5,7 @@
 //   npm run certs -- [mesh input | WasmPlugin CR files/dirs ...] [--out DIR] [--ttl 1h] [--rotate-ca] [--watch]
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import { identitiesFor, issueCertificates, nextRenewal, parseDuration, describeSet, DEFAULT_CERT_DIR } from "../local/certs.ts";
+import { identitiesFor, issueCertificates, loadCertificates, nextRenewal, parseDuration, describeSet, DEFAULT_CERT_DIR } from "../local/certs.ts";
 import { readMesh, displayPath, DEFAULT_MESH_INPUT } from "../local/input.ts";
 
 const HELP = `usage: npm run certs -- [mesh input | WasmPlugin CR files ...] [options]
@@ -44,8 +44,11 @@ async function main(argv: string[]): Promise<number> {
   const { mesh } = r.loaded;
   const dir = resolve(args.values.out ?? DEFAULT_CERT_DIR);
   const identities = identitiesFor(mesh.workloads);
-  let set = await issueCertificates({ dir, trustDomain: mesh.trustDomain, identities, ttlMs, rotateCa: args.values["rotate-ca"] });
-  for (const line of describeSet(set)) console.log(line);
+  // --watch keeps a valid set (the compose mesh's `certs` step has just issued one) and renews it when due.
+  const kept = args.values.watch && !args.values["rotate-ca"] ? loadCertificates(dir, identities, mesh.trustDomain).set : undefined;
+  let set = kept ?? await issueCertificates({ dir, trustDomain: mesh.trustDomain, identities, ttlMs, rotateCa: args.values["rotate-ca"] });
+  if (kept) console.log(`keeping the valid certificates in ${displayPath(dir)}`);
+  else for (const line of describeSet(set)) console.log(line);
   if (!args.values.watch) return 0;
   // Renew at half the lifetime, like pilot-agent; one timer at a time.
   for (;;) {
