@@ -110,6 +110,13 @@ test("an absolute-form request target gives :authority and :path, as Envoy's HTT
   assert.equal(r.echoed!.path, "/api/orders/8");
 });
 
+test("HTTP/1.0 is refused with 426 before any filter, as Envoy's codec does without accept_http_10 (Istio's default)", async () => {
+  const mark = events.length;
+  const r = await raw(mesh.ports.outbound, "GET /api/orders/1 HTTP/1.0\r\nHost: x\r\n\r\n");
+  assert.deepEqual([r.status, r.body], [426, "Upgrade Required"]);
+  assert.deepEqual(events.slice(mark).filter((e) => e.type === "record"), [], "no filter ran");
+});
+
 test("Envoy's connection manager answers before any filter: a NUL in the path is 400, a path without '/' 404", async () => {
   assert.equal((await raw(mesh.ports.outbound, "GET /a/%00 HTTP/1.1\r\nHost: x\r\n\r\n")).status, 400);
   const lines = events.filter((e): e is Extract<MeshEvent, { type: "access-line" }> => e.type === "access-line");
