@@ -171,7 +171,7 @@ export const COMPOSE: Backend = {
     if (cp.status !== 0) throw new Error(`docker compose cp: ${cp.out}`);
     // Envoy's stdout (access-log lines) and stderr (the filters' proxy log), per service.
     const logs: Logs = { caller: [], callee: [], records: [] };
-    const follower: ChildProcess = spawn("docker", ["compose", "-p", PROJECT, "-f", join(REPO_ROOT, "docker-compose.yml"), "logs", "-f", "--no-color", "--since", "0s", "caller", "callee"], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+    const follower: ChildProcess = spawn("docker", ["compose", "-p", PROJECT, "-f", join(REPO_ROOT, "docker-compose.yml"), "logs", "-f", "--no-color", "caller", "callee"], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
     let rest = "";
     const take = (chunk: Buffer) => {
       const parts = (rest + chunk.toString()).split("\n");

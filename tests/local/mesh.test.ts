@@ -14,6 +14,7 @@ import { loadMesh } from "../../mesh/load.ts";
 import { REPO_ROOT } from "../../mesh/input.ts";
 import { chooseWorkloads, startLocalMesh, type LocalMesh, type MeshEvent } from "../../local/mesh.ts";
 import { parseAccessLine } from "../../local/access-line.ts";
+import { renewAt } from "../../local/certs.ts";
 import { WASM } from "../e2e/docker.ts";
 
 const EXAMPLE = join(REPO_ROOT, "wasmplugin/mesh.example.yaml");
@@ -207,4 +208,24 @@ test("stop closes every listener: the ports can be bound again", async (t) => {
       const s = createServer().once("error", reject).listen(port, "127.0.0.1", () => s.close(() => resolve()));
     });
   }
+});
+
+test("the renewal timer renews SVIDs at half their lifetime by itself, and requests keep working across it", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "local-mesh-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const m = loadMesh([EXAMPLE]).mesh;
+  const { caller, callee } = chooseWorkloads(m);
+  let renewedAt = 0;
+  // A 4-second SVID: renewed 2 seconds after issue.
+  const short = await startLocalMesh({ mesh: m, caller, callee, wasm: WASM, ports: { outbound: 0, inbound: 0, echo: 0 }, certDir: dir, tracer: "none", samplingPercent: 0, certTtlMs: 4000,
+    onEvent: (e) => { if (e.type === "certs" && e.renewed && renewedAt === 0) renewedAt = Date.now(); } });
+  t.after(() => short.stop());
+  const first = short.certs().identities.get("orders.orders")!;
+  const due = renewAt(first.notBefore, first.notAfter);
+  for (const until = Date.now() + 10_000; renewedAt === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(renewedAt > 0, "renewed within 10 s");
+  // Certificates carry whole seconds: due is known to a second.
+  assert.ok(renewedAt >= due - 1000, `not before half the lifetime (renewed ${renewedAt - due} ms from due)`);
+  assert.notEqual(short.certs().identities.get("orders.orders")!.cert, first.cert);
+  assert.equal((await raw(short.ports.outbound, "GET /api/orders/1 HTTP/1.1\r\nHost: x\r\n\r\n")).status, 200);
 });
