@@ -6,7 +6,8 @@ import { parseArgs } from "node:util";
 import { existsSync } from "node:fs";
 import { resolve, relative } from "node:path";
 import { REPO_ROOT } from "../mesh/input.ts";
-import { readMesh, pickWorkload, workloadRef, displayPath } from "../local/input.ts";
+import { pickWorkload, workloadRef, displayPath, DEFAULT_MESH_INPUT } from "../local/input.ts";
+import { validateFiles, hasErrors, formatProblem } from "../mesh/validate.ts";
 import { chooseWorkloads, startLocalMesh, ListenError, type LocalMesh, type MeshEvent } from "../local/mesh.ts";
 import { ConfigureError } from "../local/sidecar.ts";
 import { meshTracer, withTracer, TRACERS, ISTIO_DEFAULT_SAMPLING, type Tracer } from "../local/tracer.ts";
@@ -64,10 +65,16 @@ async function main(): Promise<void> {
   if (!(sampling >= 0 && sampling <= 100)) fail(2, [`npm start: --sampling must be a percentage 0-100, got ${JSON.stringify(args.values.sampling)}`]);
   if (args.values.tracer !== undefined && !(TRACERS as readonly string[]).includes(args.values.tracer)) fail(2, [`npm start: --tracer must be one of ${TRACERS.join(", ")}, got ${JSON.stringify(args.values.tracer)}`]);
 
-  const read = readMesh(args.positionals);
+  if (!existsSync(WASM)) fail(1, [`npm start: ${displayPath(WASM)} is missing; run npm run build`]);
+  // The one validation every tool runs (mesh/validate.ts): the files, Istio's CRD schema, every
+  // pluginConfig configured on the module, each problem at its file and YAML path.
   const source = args.positionals.length > 0 ? args.positionals.join(" ") : "wasmplugin/mesh.example.yaml";
-  if (read.problems) fail(1, [`npm start: ${source} has problems:`, ...read.problems.map((p) => `  ${p}`)]);
-  let mesh = read.loaded.mesh;
+  const { files, problems } = await validateFiles(args.positionals.length > 0 ? args.positionals : [DEFAULT_MESH_INPUT], { wasm: WASM });
+  if (hasErrors(problems) || !files.mesh) {
+    fail(1, [`npm start: ${source} has problems:`, ...problems.filter((p) => hasErrors([p])).map((p) => `  ${formatProblem(p)}`)]);
+  }
+  for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
+  let mesh = files.mesh;
   const pick = (flag: string, ref: string | undefined) => {
     if (ref === undefined) return undefined;
     const r = pickWorkload(mesh, ref);
@@ -85,8 +92,6 @@ async function main(): Promise<void> {
     if (t.problem) fail(1, [`npm start: ${t.problem}`]);
     tracer = t.tracer;
   }
-  if (!existsSync(WASM)) fail(1, [`npm start: ${displayPath(WASM)} is missing; run npm run build`]);
-
   // Records wait until the banner is out; the examples' own records are not printed.
   let printing = false;
   const seen: AccessRecord[] = [];

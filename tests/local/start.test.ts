@@ -143,12 +143,17 @@ describe("npm start, as a user runs it (the child processes run side by side)", 
     assert.match(r.stderr, /mesh\.yaml: namespaces\[0\]\.filters\[1\]\.phase: must be one of UNSPECIFIED_PHASE, AUTHN, AUTHZ, STATS, got "LATE"/);
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 
-    // A configuration the filter refuses: Envoy would refuse the plugin; the line names file, YAML path and field.
+    // A configuration the filter refuses: the same problem lines as `mesh-filters validate` (mesh/validate.ts),
+    // the field at its YAML path.
     writeFileSync(bad, "module: { image: r/m, tag: '1' }\nnamespaces:\n  - name: web\n    filters:\n      - { filter: router, pluginConfig: { role: decide, defaultRoute: v1 } }\n  - name: orders\n    filters:\n      - { filter: access-log, pluginConfig: { sink: stdout } }\n");
     const c = spawnSync(cmd, node([bad, "--certs", dir])[1], { cwd: REPO_ROOT, encoding: "utf8" });
     assert.equal(c.status, 1, c.stdout);
-    assert.match(c.stderr, /mesh\.yaml: namespaces\[1\]\.filters\[0\]\.pluginConfig: access-log: sink: must be one of "log", "filter-state", "both", got "stdout"/);
+    assert.match(c.stderr, /mesh\.yaml: namespaces\[1\]\.filters\[0\]\.pluginConfig\.sink: must be one of "log", "filter-state", "both", got "stdout"/);
     assert.doesNotMatch(c.stderr, /\n\s+at /);
+    const v = spawnSync(process.execPath, [join(REPO_ROOT, "bin/mesh-filters.mjs"), "validate", bad], { cwd: REPO_ROOT, encoding: "utf8" });
+    const errors = `${v.stdout}\n${v.stderr}`.split("\n").filter((l) => l !== "" && !/^(warning|note|not-checked): |^mesh-filters validate: /.test(l));
+    assert.ok(errors.length > 0, v.stdout + v.stderr);
+    for (const e of errors) assert.ok(c.stderr.split("\n").map((l) => l.trim()).includes(e), `npm start reports validate's line ${e}`);
 
     const busy: Server = await new Promise((resolve) => { const s = createServer().listen(0, "127.0.0.1", () => resolve(s)); });
     t.after(() => busy.close());
