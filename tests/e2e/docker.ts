@@ -14,7 +14,7 @@ export const PROBE_TIMEOUT_MS = 3000;
 
 export type Probe = { ok: true; endpoint: string } | { ok: false; reason: string };
 
-/** The engine endpoint testcontainers would use: DOCKER_HOST, else the usual socket paths. */
+/** The engine endpoint the docker CLI would use: DOCKER_HOST, else the usual socket paths. */
 function dockerEndpoint(): string {
   if (process.env.DOCKER_HOST) return process.env.DOCKER_HOST;
   const candidates = [

@@ -115,7 +115,8 @@ describe("npm start, as a user runs it (the child processes run side by side)", 
     assert.equal(await exit, 0);
     assert.match(s.out.at(-1)!, /^stopped: every listener and the echo upstream are closed$/);
     for (const p of ports) assert.equal(await canBind(p), true, `port ${p} is released`);
-    assert.deepEqual(s.err.filter((l) => !/^serving after /.test(l)), [], "nothing else on stderr");
+    // (A clone without Istio's CRD beside it gets validate's note that the schema was not checked.)
+  assert.deepEqual(s.err.filter((l) => !/^serving after |^note: .*CRD is not there/.test(l)), [], "nothing else on stderr");
   });
 
   test("--json prints the raw records", async (t) => {
@@ -151,16 +152,22 @@ describe("npm start, as a user runs it (the child processes run side by side)", 
     assert.match(c.stderr, /mesh\.yaml: namespaces\[1\]\.filters\[0\]\.pluginConfig\.sink: must be one of "log", "filter-state", "both", got "stdout"/);
     assert.doesNotMatch(c.stderr, /\n\s+at /);
     const v = spawnSync(process.execPath, [join(REPO_ROOT, "bin/mesh-filters.mjs"), "validate", bad], { cwd: REPO_ROOT, encoding: "utf8" });
-    const errors = `${v.stdout}\n${v.stderr}`.split("\n").filter((l) => l !== "" && !/^(warning|note|not-checked): |^mesh-filters validate: /.test(l));
-    assert.ok(errors.length > 0, v.stdout + v.stderr);
-    for (const e of errors) assert.ok(c.stderr.split("\n").map((l) => l.trim()).includes(e), `npm start reports validate's line ${e}`);
+    // `validate` refuses to run (exit 2) without Istio's CRD; npm start then checks without the schema.
+    if (v.status === 2) t.diagnostic(`mesh-filters validate could not run here, its lines were not compared: ${v.stderr.trim()}`);
+    else {
+      assert.equal(v.status, 1, v.stdout + v.stderr);
+      const errors = `${v.stdout}\n${v.stderr}`.split("\n").filter((l) => l !== "" && !/^(warning|note|not-checked): |^mesh-filters validate: /.test(l));
+      assert.ok(errors.length > 0, v.stdout + v.stderr);
+      for (const e of errors) assert.ok(c.stderr.split("\n").map((l) => l.trim()).includes(e), `npm start reports validate's line ${e}`);
+    }
 
     const busy: Server = await new Promise((resolve) => { const s = createServer().listen(0, "127.0.0.1", () => resolve(s)); });
     t.after(() => busy.close());
     const port = (busy.address() as { port: number }).port;
     const b = spawnSync(cmd, node(["--outbound-port", String(port), "--inbound-port", "0", "--certs", dir])[1], { cwd: REPO_ROOT, encoding: "utf8" });
     assert.equal(b.status, 1);
-    assert.equal(b.stderr.trim(), `npm start: 127.0.0.1:${port} (caller outbound listener) is already in use; choose another port with --outbound-port <n> (0 = any free port)`);
+    assert.deepEqual(b.stderr.split("\n").filter((l) => l !== "" && !l.startsWith("note: ")),
+      [`npm start: 127.0.0.1:${port} (caller outbound listener) is already in use; choose another port with --outbound-port <n> (0 = any free port)`]);
   });
 
   test("the npm start script rebuilds only when a source is newer than the module, then runs this script", () => {
