@@ -13,6 +13,8 @@ export {
   mutateForwardedFor, lastAddressFromXff, parseInternetAddress, addressIp,
 } from "./hcm.ts";
 export type { PathNormalization, EnvoyRuntime, TracerName, TraceReason, EnvoySpan, ForwardedForSettings } from "./hcm.ts";
+export { mutateSidecarRequestHeaders, mutateXfccRequestHeader, xfccElement, ISTIO_INBOUND_HCM, ISTIO_OUTBOUND_HCM } from "./sidecar-request.ts";
+export type { ForwardClientCert, ClientCertDetails, DownstreamTls, SidecarHcm } from "./sidecar-request.ts";
 export { inspectModule, printValTypes } from "./wasm-binary.ts";
 export type { ModuleInspection, ModuleImport, ModuleExport, FuncSig } from "./wasm-binary.ts";
 export { IMPORTS, WasmResult, HeaderMapType, BufferType, LOG_LEVEL_NAMES } from "./abi.ts";

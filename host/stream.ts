@@ -70,6 +70,9 @@ export interface StreamOptions<H extends HeaderList = TextHeaderList> {
   tracer?: TracerName;
   /** per-stream override of HostOptions.randomSamplingPercent */
   randomSamplingPercent?: number;
+  /** the HCM's access loggers: called once when the stream completes, before the filters' on_log (FilterManager::log
+   *  runs the handlers the ActiveStream registered first), also for requests the HCM refused before any filter */
+  accessLog?: (stream: Stream) => void;
 }
 
 /** Envoy's tracer for this stream (HostOptions.tracer). */
@@ -565,6 +568,8 @@ export class Stream {
   }
   /** The router created the upstream request (the request left the filter chain). */
   get hasUpstreamRequest(): boolean { return this.upstream !== null; }
+  /** The whole request (end of stream) has passed the filters to the upstream: the upstream can answer. */
+  get upstreamRequestComplete(): boolean { return this.upstream !== null && this.upstream.complete; }
   requestBodyIn(chunk: string | Uint8Array, endStream: boolean): this {
     if (this.complete) return this;
     const b = toBytes(chunk);
@@ -1002,6 +1007,7 @@ export class Stream {
     if (this.complete) return;
     this.complete = true;
     this.info.requestCompleteMs = this.host.nowMs();
+    this.opts.accessLog?.(this);
     if (!this.noFilterChain) for (const s of this.slots) s.log();
     for (const s of this.slots) s.destroy();
   }

@@ -1,7 +1,7 @@
 // The record carries both trace ids when Envoy's tracer starts its own trace for a request whose
 // context is in another format (docs/tracing.md: W3C-only under Zipkin). The chain is the
-// generated listener's order, tracing then access-log (sink both), with the configurations of
-// envoy/render.ts; tests/tracing/envoy-tracer.ts models Envoy's tracer around it (span start before
+// generated listener's order, tracing then access-log (sink both), with the configurations of the e2e
+// mesh's callee (tests/e2e/mesh.e2e.yaml, through the mesh model); tests/tracing/envoy-tracer.ts models Envoy's tracer around it (span start before
 // the filters, injection after them), which the host does not have.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +11,10 @@ import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { EnvoyHost, type Chain, type StreamResult } from "../../host/index.ts";
 import { runTraced } from "../tracing/envoy-tracer.ts";
-import { listenerPlugins, type Tracer } from "../../envoy/render.ts";
+import { readMesh } from "../../local/input.ts";
+import { withTracer, type Tracer } from "../../local/tracer.ts";
+import { chainFor } from "../../mesh/model.ts";
+import { E2E_MESH } from "../e2e/scenarios.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MODULE = join(ROOT, "build/mesh-filters.wasm");
@@ -27,8 +30,10 @@ before(async () => {
   host = new EnvoyHost({ logLevel: "info" });
   const mod = await host.loadModule(MODULE);
   for (const tracer of ["zipkin", "opentelemetry"] as Tracer[]) {
-    const plugins = listenerPlugins("http", tracer).filter((p) => p.rootId === "tracing" || p.rootId === "access-log")
-      .map((p) => host.addPlugin({ module: mod, name: `${p.name}-${tracer}`, rootId: p.rootId, configuration: JSON.stringify(p.config), failOpen: p.failOpen }));
+    const mesh = withTracer(readMesh([E2E_MESH]).loaded!.mesh, tracer);
+    const orders = mesh.workloads.find((w) => w.namespace === "orders")!;
+    const plugins = chainFor(mesh, orders, { direction: "inbound", port: orders.port }).filter((p) => p.rootId === "tracing" || p.rootId === "access-log")
+      .map((p) => host.addPlugin({ module: mod, name: `${p.resourceName}-${tracer}`, rootId: p.rootId, configuration: p.configuration, failOpen: p.failOpen }));
     assert.deepEqual(plugins.map((p) => [p.rootId, p.status]), [["tracing", "ok"], ["access-log", "ok"]]);
     chains.set(tracer, host.chain(plugins));
   }

@@ -3,14 +3,15 @@
 // what must come out of it: the trace headers the upstream received (every one the case does not
 // list must be absent), the client's response, Envoy's access-log line (envoy/render.ts prints the
 // tracing filter state and the request headers after the router's injection) and the filter's
-// counters. tests/e2e/envoy.test.ts checks the table on a real Envoy; tracing-cases.test.ts checks it
-// without Docker on the host (none) and on the host with tests/tracing/envoy-tracer.ts (zipkin,
-// opentelemetry), so the table is known to agree with the filter before an Envoy ever runs it.
+// counters. The scenarios (tests/e2e/scenarios.ts) run the table on the callee's inbound listener of the
+// e2e mesh: on the embedded local mesh (the host with its model of Envoy's tracers) always, and on real
+// Envoys in the compose mesh where Docker runs, so the table is known to agree with the filter before an
+// Envoy ever runs it.
 //
 // Values are written with placeholders ({T}, {S}, …) filled with fresh random ids per run.
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
-import type { Tracer } from "../../envoy/render.ts";
+import type { Tracer } from "../../local/tracer.ts";
 
 /** Ids a case may use. Fresh per run so that a line from another request can never match. */
 export type Vars = Record<"T" | "S" | "T2" | "S2" | "T16" | "TU" | "SU" | "Z32" | "RID9" | "RID4", string>;
@@ -20,7 +21,7 @@ export function newVars(): Vars {
   const hex = (n: number) => "ab" + randomBytes(n).toString("hex").slice(2);
   const T = hex(16), S = hex(8);
   // x-request-id character 14 is Envoy's trace mark (uuid extension getTraceReason): 9 = sampled;
-  // 4 (an ordinary UUIDv4) = not traceable, and with random_sampling 0 (envoy/render.ts) it stays so.
+  // 4 (an ordinary UUIDv4) = not traceable, and with random_sampling 0 (the e2e mesh's) it stays so.
   const rid = (mark: string) => { const u = randomUUID(); return u.slice(0, 14) + mark + u.slice(15); };
   return { T, S, T2: hex(16), S2: hex(8), T16: hex(8), TU: T.toUpperCase(), SU: S.toUpperCase(), Z32: "0".repeat(32), RID9: rid("9"), RID4: rid("4") };
 }
@@ -63,7 +64,7 @@ export interface TraceCase {
   name: string;
   /** request headers (placeholders allowed); an array sends several lines. x-request-id defaults to {RID9}. */
   headers: Record<string, string | string[]>;
-  /** "admin" is denied by the authz filter (deny-admin) on the plaintext listener: a local reply. */
+  /** "admin" is denied by the authz filter (deny-admin): a local reply. */
   path?: "trace" | "admin";
   status: number;
   upstream?: Partial<Record<TraceHeader, Expect>>;
@@ -478,16 +479,5 @@ export function assertCase(c: TraceCase, o: Observation, v: Vars, requests = 1):
   }
 }
 
-/**
- * Envoy's access-log line (envoy/render.ts ACCESS_LOG_LINE) as fields: `key=value` pairs, `-` for
- * absent, `""` for an empty header; `access-log.record` is the rest of the line (JSON with spaces).
- */
-export function parseAccessLine(line: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const tail = " access-log.record=";
-  const at = line.indexOf(tail);
-  const head = at < 0 ? line : line.slice(0, at);
-  if (at >= 0) out["access-log.record"] = line.slice(at + tail.length);
-  for (const m of head.matchAll(/(?:^| )([a-z0-9_.-]+)=(\S*)/g)) out[m[1]] = m[2];
-  return out;
-}
+/** Envoy's access-log line as fields (local/access-line.ts, shared by both backends). */
+export { parseAccessLine } from "../../local/access-line.ts";

@@ -9,7 +9,9 @@ import { load, loadAll } from "js-yaml";
 import { EnvoyHost, type WasmModule } from "../../host/index.ts";
 import { REPO_ROOT, ROOT_IDS } from "../../wasmplugin/generate.ts";
 import { pluginConfigJson } from "../../mesh/istio-json.ts";
-import { VARIANTS, ENVOY_DIR } from "../../envoy/render.ts";
+import { renderFromInput } from "../../envoy/render.ts";
+import { TRACERS } from "../../local/tracer.ts";
+import { E2E_MESH } from "../e2e/scenarios.ts";
 
 type Obj = Record<string, any>;
 const WASM = join(REPO_ROOT, "build/mesh-filters.wasm");
@@ -38,18 +40,21 @@ function wasmPluginCases(): Case[] {
   return cases;
 }
 
+/** Every Wasm filter of the compose mesh's Envoy configs: the example mesh and the e2e mesh, per tracer. */
 function envoyCases(): Case[] {
   const cases: Case[] = [];
-  for (const { file } of VARIANTS) {
-    const config = load(readFileSync(join(ENVOY_DIR, file), "utf8")) as Obj;
+  const renderings = [[], [E2E_MESH]].flatMap((paths) => TRACERS.map((tracer) => ({ paths, tracer, files: renderFromInput(paths, { tracer }).files! })));
+  for (const { paths, tracer, files } of renderings) for (const file of ["caller.yaml", "callee.yaml"]) {
+    const config = load(files[file]) as Obj;
+    const where = `${paths.length ? "tests/e2e/mesh.e2e.yaml" : "the example mesh"} (${tracer}) ${file}`;
     for (const listener of config.static_resources.listeners) {
       for (const chain of listener.filter_chains) {
         for (const f of chain.filters) {
           for (const hf of f.typed_config.http_filters ?? []) {
             const c = hf.typed_config?.config;
             if (!c) continue;
-            assert.equal(c.configuration["@type"], "type.googleapis.com/google.protobuf.StringValue", `${file} ${hf.name}`);
-            cases.push({ where: `envoy/${file} ${listener.name} ${hf.name}`, rootId: c.root_id, configuration: c.configuration.value });
+            assert.equal(c.configuration["@type"], "type.googleapis.com/google.protobuf.StringValue", `${where} ${hf.name}`);
+            cases.push({ where: `${where} ${listener.name} ${hf.name}`, rootId: c.root_id, configuration: c.configuration.value });
           }
         }
       }
