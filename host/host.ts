@@ -8,6 +8,7 @@ import { Stream, type StreamOptions, type StreamResult } from "./stream.ts";
 import type { HeaderList } from "./headers.ts";
 import type { HostCore, NodeInfo, PluginState, Direction } from "./types.ts";
 import type { PathNormalization, EnvoyRuntime, TracerName } from "./hcm.ts";
+import { DynamicFilter } from "./ecds.ts";
 
 /** Envoy refused the module or the plugin configuration; `message` is the root cause Envoy logs. */
 export class EnvoyRejection extends Error {
@@ -102,7 +103,19 @@ export class WasmModule {
 
 export class Plugin {
   status: PluginStatus = "ok";
+  /** Holders of Envoy's plugin handle (PluginHandleSharedPtr): ECDS filter configs that use it and the streams whose
+   *  filter contexts hold it. A plugin made with host.addPlugin is pinned (a static listener's filter: never released). */
+  private holders = 0;
+  pinned = true;
+  /** The handle was released: the root context got on_done (and on_delete) and is gone from the VM. */
+  shutDown = false;
   constructor(readonly state: PluginState, readonly module: WasmModule, readonly key: string) {}
+  acquire(): void { this.holders++; }
+  release(): void {
+    if (--this.holders === 0 && !this.pinned && !this.shutDown) this.module.host.shutdownPlugin(this);
+  }
+  /** open streams and filter configs that hold this plugin */
+  get holderCount(): number { return this.holders; }
   get name(): string { return this.state.name; }
   get rootId(): string { return this.state.rootId; }
   get failOpen(): boolean { return this.state.failOpen; }
@@ -114,13 +127,17 @@ export class Plugin {
 }
 
 export class Chain {
-  constructor(readonly host: EnvoyHost, readonly plugins: readonly Plugin[]) {
+  /** Static filters (Plugin) and ECDS filters (DynamicFilter, whose current configuration each new stream takes). */
+  constructor(readonly host: EnvoyHost, readonly plugins: readonly (Plugin | DynamicFilter)[]) {
     for (const p of plugins) {
-      if (p.status !== "ok") throw new EnvoyRejection(`Unable to create Wasm HTTP filter ${p.name}`, [`plugin status ${p.status}`]);
+      if (p instanceof Plugin && p.status !== "ok") throw new EnvoyRejection(`Unable to create Wasm HTTP filter ${p.name}`, [`plugin status ${p.status}`]);
     }
   }
-  /** Create a stream (filters created, context ids allocated) to drive step by step. */
-  open(opts: StreamOptions<HeaderList>): Stream { return new Stream(this.host, this.plugins, opts); }
+  /** Create a stream (filters created, context ids allocated) to drive step by step. An ECDS filter without a
+   *  configuration (none accepted yet, or removed) is Envoy's missing-config filter (null here). */
+  open(opts: StreamOptions<HeaderList>): Stream {
+    return new Stream(this.host, this.plugins.map((p) => (p instanceof DynamicFilter ? p.current : p)), opts);
+  }
   /** Drive a whole request/response through the chain. */
   run(opts: StreamOptions<HeaderList>): StreamResult { return this.open(opts).drive().result(); }
 }
@@ -194,22 +211,37 @@ export class EnvoyHost implements HostCore {
     return m;
   }
 
-  /** Add a plugin (one WasmPlugin): canary, then start + configure its root context on the worker VM. */
+  /** Add a plugin (one WasmPlugin on a static listener): canary, then start + configure its root context on the
+   *  worker VM. The plugin is pinned: nothing ever releases it. For a filter delivered by ECDS, use dynamicFilter(). */
   addPlugin(cfg: PluginConfig): Plugin {
+    return this.createPlugin(cfg, true);
+  }
+
+  /** An ECDS filter (Istio delivers every WasmPlugin this way): its first configuration is applied now; update()
+   *  models a WasmPlugin change. See host/README.md, "Reconfiguration". */
+  dynamicFilter(cfg: PluginConfig): DynamicFilter {
+    return new DynamicFilter(this, cfg);
+  }
+
+  /** FilterConfig's constructor (createWasm: canary) and the worker's getOrCreateThreadLocalPlugin. */
+  createPlugin(cfg: PluginConfig, pinned: boolean): Plugin {
     const m = cfg.module;
     const rootId = cfg.rootId ?? "";
     const configuration = typeof cfg.configuration === "string" ? Buffer.from(cfg.configuration, "utf8") : (cfg.configuration ?? new Uint8Array(0));
     const direction = cfg.direction ?? "outbound";
-    const key = JSON.stringify([rootId, Buffer.from(configuration).toString("base64"), cfg.name, direction, cfg.failOpen === true]);
+    // PluginBase::key(): root_id || configuration || name || direction (Plugin::createPluginKey); fail_open is not part
+    // of it, so a plugin that differs only in failOpen finds the existing handle, with the existing failOpen.
+    const key = JSON.stringify([rootId, Buffer.from(configuration).toString("base64"), cfg.name, direction]);
     // Same plugin key on a healthy worker: the existing handle (getOrCreateThreadLocalPlugin cache).
     const existing = this.plugins.find((p) => p.module === m && p.key === key && p.state.vm === m.worker && p.status === "ok" && m.worker && !m.worker.failed);
-    if (existing) return existing;
+    if (existing) { if (pinned) existing.pinned = true; return existing; }
     const state: PluginState = {
       name: cfg.name, rootId, vmId: "", configuration, failOpen: cfg.failOpen === true, direction,
       prefix: (cfg.name ? " " + cfg.name : "") + (rootId ? " " + rootId : ""),
       rootPrefix: rootId ? " " + rootId : "", vm: null, rootCtx: null,
     };
     const plugin = new Plugin(state, m, key);
+    plugin.pinned = pinned;
     // Canary (WasmHandleBase::canary): a throw-away clone must start and configure.
     if (this.options.canary !== false && m.canaryCache.get(key) !== true) {
       const canary = m.newVm("canary");
@@ -239,6 +271,31 @@ export class EnvoyHost implements HostCore {
     this.plugins.push(plugin);
     return plugin;
   }
+  /** ~PluginHandleBase → WasmBase::startShutdown(key): the root context's on_done, then on_delete when on_done
+   *  returned true (a root that answers false would wait for proxy_done, which no filter here calls), and the root
+   *  context is gone; nothing more is called on it (ticks stop). A failed VM gets no calls. */
+  shutdownPlugin(p: Plugin): void {
+    p.shutDown = true;
+    const i = this.plugins.indexOf(p);
+    if (i >= 0) this.plugins.splice(i, 1);
+    const vm = p.state.vm, root = p.state.rootCtx;
+    if (!vm || !root) return;
+    let done = true;
+    if (!vm.failed && vm.fns.proxy_on_done) {
+      done = vm.invoke(root, "proxy_on_done", vm.fns.proxy_on_done, root.id) !== 0;
+      vm.afterCall();
+    }
+    if (done) {
+      if (!vm.failed && root.inVmContextCreated && vm.fns.proxy_on_delete) {
+        vm.invoke(root, "proxy_on_delete", vm.fns.proxy_on_delete, root.id);
+        vm.afterCall();
+      }
+      vm.dropContext(root);
+      for (const [k, c] of vm.rootsByKey) if (c === root) vm.rootsByKey.delete(k);
+    }
+    this.flushLater();
+  }
+
   private reject(p: Plugin): Plugin {
     this.envoyLog(4, `Unable to create Wasm HTTP filter ${p.name}`);
     return p;
@@ -286,7 +343,7 @@ export class EnvoyHost implements HostCore {
     return "ok";
   }
 
-  chain(plugins: readonly Plugin[]): Chain { return new Chain(this, plugins); }
+  chain(plugins: readonly (Plugin | DynamicFilter)[]): Chain { return new Chain(this, plugins); }
 
   // ---- time & ticks ------------------------------------------------------------------------------
 

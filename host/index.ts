@@ -2,6 +2,8 @@
 export { EnvoyHost, EnvoyRejection, WasmModule, Plugin, Chain } from "./host.ts";
 export type { HostOptions, PluginConfig, PluginStatus, LogEntry } from "./host.ts";
 export { Stream } from "./stream.ts";
+export { DynamicFilter } from "./ecds.ts";
+export type { FilterConfigUpdate, UpdateResult, UpdateStatus } from "./ecds.ts";
 export type {
   StreamOptions, StreamResult, RequestSpec, UpstreamSpec, UpstreamResponseSpec, UpstreamFailureSpec, UpstreamRequest,
   ConnectionSpec, Outcome, ClientResponse, LocalReplyRecord, RawHeaders, TracingRecord,

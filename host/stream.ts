@@ -437,6 +437,19 @@ export class Slot implements StreamHooks {
   activationResponseTrailers(): HeaderMap | null { return this.responseTrailers ?? this.alRespTrailers; }
 }
 
+/** What the missing-config filter's slot needs of a plugin: a name for records (it has no VM and no configuration). */
+const missingConfigPlugin = { name: "(missing filter config)", failOpen: false, state: { rootCtx: null } } as unknown as Plugin;
+
+/** Envoy's MissingConfigFilter (source/common/http/filter_chain_helper.cc): stands in for ECDS filters that have no
+ *  configuration (none accepted before the listener warmed, or removed); one per chain, at the first such filter. */
+class MissingConfigSlot extends Slot {
+  decodeHeaders(_h: HeaderMap, _eos: boolean): number {
+    this.stream.info.responseFlags |= 0x200000; // NoFilterConfigFound (NFCF)
+    this.stream.sendLocalReply(this, 500, EMPTY, [], null, "", false);
+    return H_STOP_ALL_WATERMARK;
+  }
+}
+
 interface PreparedReply { headers: HeaderMap; body: Uint8Array; headersOnly: boolean }
 
 /** One HTTP stream (Envoy ActiveStream + DownstreamFilterManager + router), driven step by step. */
@@ -475,7 +488,8 @@ export class Stream {
   private injected = false;
   private resolvedUpstream: UpstreamResponseSpec<HeaderList> | UpstreamFailureSpec | null = null;
 
-  constructor(readonly host: EnvoyHost, plugins: readonly Plugin[], readonly opts: StreamOptions<HeaderList>) {
+  /** `plugins`: the chain's filters in decoder order; null is an ECDS filter without configuration. */
+  constructor(readonly host: EnvoyHost, plugins: readonly (Plugin | null)[], readonly opts: StreamOptions<HeaderList>) {
     const c = opts.connection ?? {};
     const conn: ConnectionInfo = {
       source: c.source ?? "10.0.0.1:40000",
@@ -502,7 +516,13 @@ export class Stream {
     this.slots = [];
     this.enter();
     try {
+      let missing = false;
       for (const p of plugins) {
+        if (p === null) {
+          if (!missing) this.slots.push(new MissingConfigSlot(this, missingConfigPlugin, null));
+          missing = true;
+          continue;
+        }
         const vm = p.state.vm;
         if (!vm || vm.failed) {
           if (p.failOpen) continue; // fail open: the filter is not added at all
@@ -510,6 +530,8 @@ export class Stream {
         } else {
           this.slots.push(new Slot(this, p, vm));
         }
+        // the filter's Context holds the plugin handle until the stream is destroyed
+        p.acquire();
       }
     } finally { this.leave(); }
   }
@@ -1010,6 +1032,7 @@ export class Stream {
     this.opts.accessLog?.(this);
     if (!this.noFilterChain) for (const s of this.slots) s.log();
     for (const s of this.slots) s.destroy();
+    for (const s of this.slots) if (!(s instanceof MissingConfigSlot)) s.plugin.release();
   }
 
   private hangReason(): string {
