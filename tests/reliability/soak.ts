@@ -181,6 +181,8 @@ export interface SoakOptions {
 export interface SoakReport {
   requests: number; maxOpen: number; allowed: number; denied: number; upstreamResets: number; clientResets: number;
   memoryAfterWarmup: number; memoryAtEnd: number; liveContexts: number; ms: number;
+  /** every change of linear memory: after which request, to how many bytes */
+  memoryChanges: { request: number; bytes: number }[];
 }
 
 export function soak(o: SoakOptions): SoakReport {
@@ -199,7 +201,7 @@ export function soak(o: SoakOptions): SoakReport {
   const baselineContexts = vm.contexts.size;
   const r = rng(o.seed);
   const open: Live[] = [];
-  const report: SoakReport = { requests: 0, maxOpen: 0, allowed: 0, denied: 0, upstreamResets: 0, clientResets: 0, memoryAfterWarmup: 0, memoryAtEnd: 0, liveContexts: 0, ms: 0 };
+  const report: SoakReport = { requests: 0, maxOpen: 0, allowed: 0, denied: 0, upstreamResets: 0, clientResets: 0, memoryAfterWarmup: 0, memoryAtEnd: 0, liveContexts: 0, ms: 0, memoryChanges: [{ request: 0, bytes: mod.memoryBytes() }] };
   const t0 = performance.now();
   let started = 0;
   while (report.requests < o.requests) {
@@ -224,6 +226,8 @@ export function soak(o: SoakOptions): SoakReport {
         if (res.outcome === "reset") report.clientResets++;
         if (res.responseCodeDetails?.startsWith("upstream_reset")) report.upstreamResets++;
         if (report.requests % 1000 === 0) host.clearLogs();
+        const bytes = mod.memoryBytes();
+        if (bytes !== report.memoryChanges[report.memoryChanges.length - 1].bytes) report.memoryChanges.push({ request: report.requests, bytes });
         if (report.requests === o.warmup) report.memoryAfterWarmup = mod.memoryBytes();
         if (o.progress && report.requests % (o.every ?? 100_000) === 0) o.progress(report.requests, mod.memoryBytes());
       }
@@ -235,6 +239,6 @@ export function soak(o: SoakOptions): SoakReport {
   assert.equal(vm.failed, false, "no trap");
   assert.equal(report.liveContexts, 0, `${report.liveContexts} stream contexts outlived their streams`);
   for (const p of plugins) assert.equal(p.holderCount, 0, `${p.name}: streams still hold the plugin`);
-  assert.equal(report.memoryAtEnd, report.memoryAfterWarmup, `linear memory grew after warm-up: ${report.memoryAfterWarmup} → ${report.memoryAtEnd} bytes`);
+  assert.equal(report.memoryAtEnd, report.memoryAfterWarmup, `linear memory grew after warm-up: ${report.memoryAfterWarmup} → ${report.memoryAtEnd} bytes (changes: ${JSON.stringify(report.memoryChanges)})`);
   return report;
 }
