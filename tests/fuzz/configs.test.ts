@@ -12,3 +12,22 @@ for (const suite of configSuites()) {
     assert.ok(!details.failed, describeFailure(suite, details, RUNS));
   });
 }
+
+// Found by fuzzing the security branch (issue 10): jsonQuote caps a quoted value at 120 characters, but a field path
+// carries a map key (a router match header or query name, an access-log tag name) whole, so a 1 MiB key gives a
+// 1 MiB error line, written to Envoy's log by the canary and by every worker. Reported; the fix belongs to issue 10.
+test("an error line stays short whatever the configuration holds (a 1 MiB map key)", { todo: "field paths quote map keys uncapped (reported to the lead; issue 10's quoting)" }, async () => {
+  const { ConfigHost } = await import("./configs.ts");
+  const { MODULE } = await import("./harness.ts");
+  const { readFileSync } = await import("node:fs");
+  const ch = new ConfigHost(new Uint8Array(readFileSync(MODULE)));
+  const key = "x".repeat(1 << 20) + " ";
+  for (const [rootId, config] of [
+    ["router", { role: "decide", defaultRoute: "v1", rules: [{ name: "a", match: { headers: { [key]: { exact: 1 } } }, route: "v1" }] }],
+    ["access-log", { tags: { [key]: 1 } }],
+  ] as const) {
+    const c = ch.configure(rootId, JSON.stringify(config));
+    assert.equal(c.status, "configure-failed");
+    for (const e of c.errors) assert.ok(e.length <= 4096, `${rootId}: a ${e.length}-byte error line`);
+  }
+});

@@ -87,8 +87,10 @@ export function configSuites(): Suite[] {
   ]);
 }
 
-export function allSuites(): Suite[] {
-  return [...requestSuites(), ...configSuites()];
+export async function allSuites(): Promise<Suite[]> {
+  const { laneSuites, authzReferenceSuites } = await import("./security.ts");
+  const { ISSUE_10_FIXES } = await import("./features.ts");
+  return [...requestSuites(), ...configSuites(), ...(ISSUE_10_FIXES ? [...laneSuites(), ...authzReferenceSuites()] : [])];
 }
 
 /** Runs one suite; the details carry the seed, the shrunk counterexample and the error of a failure. */

@@ -13,6 +13,7 @@ import { EnvoyHost, type Plugin, type Stream, type StreamResult, type Connection
 import { rng } from "../support/rng.ts";
 import { ordersInboundChain, ROOT } from "../fuzz/targets.ts";
 import { MODULE } from "../fuzz/harness.ts";
+import { ISSUE_10_FIXES } from "../fuzz/features.ts";
 
 const schema = JSON.parse(readFileSync(join(ROOT, "docs/access-log.schema.json"), "utf8"));
 const validateRecord = new Ajv({ allErrors: true, strict: true }).compile(schema);
@@ -55,7 +56,9 @@ function plan(n: number, r: () => number): Plan {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const caller = pick<Caller>(["frontend", "frontend", "frontend", "webOther", "ops", "other", "plaintext"]);
   const method = pick(["GET", "GET", "GET", "GET", "POST", "PUT", "HEAD"]);
-  const path = pick(["/api/orders/" + (n % 97), "/api/orders/" + (n % 97), "/api/orders/" + (n % 97) + "?token=" + SECRET + "&page=2", "/admin", "/admin/users", "/admin;x", "/api/orders/1/items", "/health", "/api/orders/%2e%2e/x"]);
+  const path = pick(["/api/orders/" + (n % 97), "/api/orders/" + (n % 97), "/api/orders/" + (n % 97) + "?token=" + SECRET + "&page=2", "/admin", "/admin/users", "/admin;x", "/api/orders/1/items", "/health", "/api/orders/%2e%2e/x",
+    // with issue 10's fixes an ALLOW matches only the path as delivered: //orders is not under /api/orders/ (BASE keeps //)
+    ...(ISSUE_10_FIXES ? ["/api//orders/1", "/x/..;/admin"] : [])]);
   const headers: [string, string][] = [["user-agent", `soak/${n % 5}`], ["x-user-id", `u${n % 1000}`]];
   if (r() < 0.5) headers.push(["x-route", pick(["v1", "v2", "canary"])]);
   let b3Trace: string | null = null;
@@ -76,12 +79,15 @@ function plan(n: number, r: () => number): Plan {
   const delivered = path.startsWith("/api/orders/%2e%2e/") ? "/api/x" : path.split("?")[0];
   const id = CALLERS[caller];
   const ns = id?.split("/")[4];
+  const unsafe = delivered.includes("..;");
   const denyAdmin = delivered === "/admin" || delivered.startsWith("/admin/") || delivered.startsWith("/admin;");
   const frontendReads = id === CALLERS.frontend && method === "GET" && delivered.startsWith("/api/orders/");
   const opsAllowed = ns === "ops";
-  const audit = ["POST", "PUT", "PATCH", "DELETE"].includes(method) ? "audit-writes" : null;
+  // an unsafe path is denied before any rule, AUDIT included
+  const audit = ["POST", "PUT", "PATCH", "DELETE"].includes(method) && !unsafe ? "audit-writes" : null;
   let allow: boolean, rule: string | null;
-  if (denyAdmin) { allow = false; rule = "deny-admin"; }
+  if (unsafe) { allow = false; rule = "(unsafe-path)"; }
+  else if (denyAdmin) { allow = false; rule = "deny-admin"; }
   else if (frontendReads) { allow = true; rule = "frontend-reads-orders"; }
   else if (opsAllowed) { allow = true; rule = "ops-namespace"; }
   else { allow = false; rule = null; }
