@@ -15,13 +15,13 @@ for (const suite of configSuites()) {
 
 // Found by fuzzing the security branch (issue 10): jsonQuote caps a quoted value at 120 characters, but a field path
 // carries a map key (a router match header or query name, an access-log tag name) whole, so a 1 MiB key gives a
-// 1 MiB error line, written to Envoy's log by the canary and by every worker. Reported; the fix belongs to issue 10.
-test("an error line stays short whatever the configuration holds (a 1 MiB map key)", { todo: "field paths quote map keys uncapped (reported to the lead; issue 10's quoting)" }, async () => {
+// 1 MiB error line (a 64 KiB one here), written to Envoy's log by the canary and by every worker. Reported; the fix belongs to issue 10.
+test("an error line stays short whatever the configuration holds (a 64 KiB map key)", { todo: "field paths quote map keys uncapped (reported to the lead; issue 10's quoting)" }, async () => {
   const { ConfigHost } = await import("./configs.ts");
   const { MODULE } = await import("./harness.ts");
   const { readFileSync } = await import("node:fs");
   const ch = new ConfigHost(new Uint8Array(readFileSync(MODULE)));
-  const key = "x".repeat(1 << 20) + " ";
+  const key = "x".repeat(1 << 16) + " ";
   for (const [rootId, config] of [
     ["router", { role: "decide", defaultRoute: "v1", rules: [{ name: "a", match: { headers: { [key]: { exact: 1 } } }, route: "v1" }] }],
     ["access-log", { tags: { [key]: 1 } }],
