@@ -137,7 +137,7 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
   const root = parsed.value;
   const r = new ConfigReader();
   if (!r.expectObject(root, "configuration")) {
-    res.errors = r.errors;
+    res.errors = r.list();
     return res;
   }
   r.checkKeys(root, "", KEYS);
@@ -208,7 +208,7 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
   cfg.maxValueBytes = <i32>r.optInt(root, "", "maxValueBytes", MIN_MAX_VALUE_BYTES, MAX_MAX_VALUE_BYTES, DEFAULT_MAX_VALUE_BYTES);
 
   if (!r.ok) {
-    res.errors = r.errors;
+    res.errors = r.list();
     return res;
   }
   cfg.seal();

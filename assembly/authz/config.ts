@@ -116,7 +116,7 @@ export function compileConfig(bytes: ArrayBuffer): CompileResult {
   const c = new Compiler();
   const policy = c.compile(parsed.value!);
   if (!c.r.ok) {
-    res.errors = c.r.errors;
+    res.errors = c.r.list();
     return res;
   }
   res.policy = policy;
@@ -217,7 +217,8 @@ class Compiler {
     const path = indexPath("rules", i);
     const obj = r.objectAt(arr, "rules", i);
     if (obj == null) return null;
-    const firstError = r.errors.length;
+    const firstError = r.count;
+    const firstKept = r.errors.length;
     const rule = new Rule();
     r.checkKeys(obj, path, RULE_KEYS);
 
@@ -283,12 +284,11 @@ class Compiler {
     }
 
     // Name the rule in each of its messages, so a report with many rules is easy to act on.
-    if (name != null) {
-      for (let k = firstError; k < r.errors.length; k++) {
-        r.errors[k] = r.errors[k] + " (rule " + jsonQuote(name) + ")";
-      }
+    if (name != null && r.errors.length > firstKept) {
+      const suffix = " (rule " + jsonQuote(name) + ")";
+      for (let k = firstKept; k < r.errors.length; k++) r.errors[k] = r.errors[k] + suffix;
     }
-    return r.errors.length == firstError ? rule : null;
+    return r.count == firstError ? rule : null;
   }
 
   patterns(obj: JsonValue, parent: string, key: string, kind: FieldKind): StaticArray<Pattern> | null {

@@ -215,7 +215,7 @@ export function compileConfig(src: ArrayBuffer): CompileResult {
   const c = new Compiler();
   const cfg = c.compile(parsed.value!);
   if (!c.r.ok) {
-    res.errors = c.r.errors;
+    res.errors = c.r.list();
     return res;
   }
   res.config = cfg;
