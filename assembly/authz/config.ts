@@ -132,6 +132,7 @@ class Compiler {
   trustDomain: string = DEFAULT_TRUST_DOMAIN;
   normalizer: PathNormalizer = new PathNormalizer();
   headerNames: string[] = [];
+  headerSlots: Map<string, i32> = new Map();
 
   compile(root: JsonValue): Policy {
     const r = this.r;
@@ -494,10 +495,14 @@ class Compiler {
       if (header.length == 0) {
         r.error(fieldPath(p, "key"), jsonQuote(key) + " is not supported; use \"request.headers[<header-name>]\"");
       } else {
-        let slot = this.headerNames.indexOf(header);
-        if (slot < 0) {
+        // A map, not a scan: 100,000 conditions on distinct headers would be quadratic.
+        let slot: i32;
+        if (this.headerSlots.has(header)) {
+          slot = this.headerSlots.get(header);
+        } else {
           slot = this.headerNames.length;
           this.headerNames.push(header);
+          this.headerSlots.set(header, slot);
         }
         cond.slot = slot;
       }

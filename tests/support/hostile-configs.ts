@@ -22,6 +22,8 @@ export interface HostileCase {
   quotedBytes?: number;
   /** The report ends with the "... and N more problems" line. */
   truncatedReport?: boolean;
+  /** A large configuration that is valid: configures fine, in bounded work. */
+  valid?: boolean;
   build(): string;
 }
 
@@ -50,5 +52,45 @@ export function hostileCases(): HostileCase[] {
     // 200,000 wrong list entries: as many error lines, and the memory to build them.
     out.push({ id: `${rootId}/200k-bad-entries`, rootId, truncatedReport: true, build: () => JSON.stringify({ ...base, [LIST[rootId]]: Array(200_000).fill(7) }) });
   }
+  // Large but valid configurations whose names were looked up with a scan per entry, or built up by
+  // string concatenation per character or segment: quadratic before, linear now.
+  const n = 50_000;
+  const routes = 20_000;
+  const names = (prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+  out.push({
+    id: "authz/50k-when-headers", rootId: "authz", valid: true,
+    build: () => JSON.stringify({ rules: [{ name: "r", action: "DENY", when: names("x-h").map((h) => ({ key: `request.headers[${h}]`, values: ["v"] })) }] }),
+  });
+  // Compiled before its length is checked (too long to ever match a path: rejected).
+  out.push({
+    id: "authz/5MiB-template", rootId: "authz",
+    build: () => JSON.stringify({ rules: [{ name: "r", action: "ALLOW", to: { paths: ["/a".repeat(5 * MiB / 4) + "/{*}" + "/b".repeat(5 * MiB / 4)] } }] }),
+  });
+  out.push({
+    id: "router/50k-header-conditions", rootId: "router", valid: true,
+    build: () => JSON.stringify({ rules: [{ name: "r", match: { headers: Object.fromEntries(names("x-h").map((h) => [h, { exact: "v" }])) }, route: "v1" }] }),
+  });
+  out.push({
+    id: "router/50k-query-conditions", rootId: "router", valid: true,
+    build: () => JSON.stringify({ rules: [{ name: "r", match: { query: Object.fromEntries(names("q").map((q) => [q, { exact: "v" }])) }, route: "v1" }] }),
+  });
+  out.push({
+    id: "access-log/50k-redact-headers", rootId: "access-log", valid: true,
+    build: () => JSON.stringify({ redactHeaders: names("x-h") }),
+  });
+  out.push({
+    id: "access-log/5MiB-header-name", rootId: "access-log", valid: true,
+    build: () => JSON.stringify({ requestHeaders: ["X" + "a".repeat(5 * MiB)] }),
+  });
+  out.push({
+    id: "access-log/5MiB-param-name", rootId: "access-log", valid: true,
+    build: () => JSON.stringify({ redactQueryParams: ["A" + "a.".repeat(5 * MiB / 2)] }),
+  });
+  // Lists whose size the request path pays for are capped (a clear error, not a slow proxy).
+  out.push({ id: "access-log/50k-redact-params", rootId: "access-log", build: () => JSON.stringify({ redactQueryParams: names("p") }) });
+  out.push({
+    id: "router/20k-routes", rootId: "router", truncatedReport: true,
+    build: () => JSON.stringify({ trustIncoming: true, routes: Array.from({ length: routes }, (_, i) => `v${i}`) }),
+  });
   return out;
 }
