@@ -3,7 +3,7 @@
 
 import { isToken } from "../common/tokens";
 import { ConfigReader, JsonValue, JsonKind, parseJson, jsonQuote, fieldPath, indexPath } from "../common/json";
-import { PathNormalizer, PathError } from "../common/path";
+import { PathNormalizer, PathError, PathNormalization, parsePathNormalization, pathErrorText } from "../common/path";
 import { Pattern, PatternKind, compileTemplate } from "./pattern";
 import { Bitset, StringIndex } from "./candidates";
 import { isValidTrustDomain, isIstioSpiffeId, isValidSegment } from "./identity";
@@ -60,6 +60,8 @@ export class Policy {
   denyStatus: u32 = 403;
   denyBody: ArrayBuffer = String.UTF8.encode(DEFAULT_DENY_BODY);
   unsafePathDeny: bool = true;
+  /** What Envoy did to :path before the filter (MeshConfig pathNormalization). */
+  pathNormalization: PathNormalization = PathNormalization.Base;
   /** Rules in evaluation order: DENY rules, then ALLOW, then AUDIT; config order within each. */
   rules: StaticArray<Rule> = new StaticArray<Rule>(0);
   denyEnd: i32 = 0;
@@ -89,7 +91,7 @@ export const MAX_DENY_BODY_BYTES: i32 = 4096;
 export const MAX_RULES: i32 = 10000;
 export const MAX_RULE_NAME: i32 = 128;
 
-const TOP_KEYS: string[] = ["mode", "trustDomain", "identitySources", "rules", "denyStatus", "denyBody", "unsafePathAction"];
+const TOP_KEYS: string[] = ["mode", "trustDomain", "identitySources", "rules", "denyStatus", "denyBody", "unsafePathAction", "pathNormalization"];
 const RULE_KEYS: string[] = ["name", "action", "from", "to", "when"];
 const FROM_KEYS: string[] = ["principals", "notPrincipals", "namespaces", "notNamespaces"];
 const TO_KEYS: string[] = ["methods", "notMethods", "paths", "notPaths", "ports", "notPorts"];
@@ -189,6 +191,12 @@ class Compiler {
     if (unsafe == "deny") policy.unsafePathDeny = true;
     else if (unsafe == "evaluate") policy.unsafePathDeny = false;
     else r.error("unsafePathAction", jsonQuote(unsafe) + " is not an action; use \"deny\" or \"evaluate\"");
+
+    // Istio's MeshConfig names; DEFAULT is BASE in Istio 1.20.
+    const pn = r.optString(root, "", "pathNormalization", "BASE", false);
+    const level = pn == "DEFAULT" ? <i32>PathNormalization.Base : parsePathNormalization(pn);
+    if (level < 0) r.error("pathNormalization", jsonQuote(pn) + " is not an Istio path normalization; use \"BASE\" (Istio's default), \"MERGE_SLASHES\", \"DECODE_AND_MERGE_SLASHES\" or \"NONE\", as in MeshConfig pathNormalization");
+    else policy.pathNormalization = <PathNormalization>level;
 
     const rulesArr = r.requireArray(root, "", "rules");
     const rules = new Array<Rule>();
@@ -365,10 +373,12 @@ class Compiler {
     const buf = String.UTF8.encode(sample);
     const e = this.normalizer.normalize(buf);
     if (e == PathError.None && this.normalizer.resultEquals(buf)) return true;
-    const why = e == PathError.None
-      ? "it is not in normalized form (" + jsonQuote(sample) + " normalizes to " + jsonQuote(this.normalizer.toString()) + ")"
-      : "it contains an unsafe sequence (" + pathErrorName(e) + ")";
-    this.r.error(path, jsonQuote(s) + " can never match: paths are matched after normalization and " + why);
+    if (e == PathError.None) {
+      this.r.error(path, jsonQuote(s) + " is not in normalized form (" + jsonQuote(sample) + " normalizes to " + jsonQuote(this.normalizer.toString()) +
+        "); rules are written in normalized form and match every spelling of a request path (docs/authz.md, Paths)");
+    } else {
+      this.r.error(path, jsonQuote(s) + " can never match: requests with such paths are unsafe (" + pathErrorText(e) + ")");
+    }
     return false;
   }
 
@@ -566,16 +576,7 @@ function headerNameOf(key: string): string {
   return name.toLowerCase();
 }
 
-function pathErrorName(e: PathError): string {
-  switch (e) {
-    case PathError.EncodedSlash: return "encoded '/' or '\\'";
-    case PathError.InvalidEncoding: return "invalid percent-encoding";
-    case PathError.ControlChar: return "control character";
-    case PathError.NotAbsolute: return "not starting with '/'";
-    case PathError.TooLong: return "too long";
-    default: return "empty";
-  }
-}
+
 
 // ---------------------------------------------------------------------------------------------
 // Indexes

@@ -11,6 +11,7 @@ import { Policy, Rule, Action, HeaderCondition } from "./config";
 import { Pattern, anyMatches } from "./pattern";
 import { Bitset } from "./candidates";
 import { Identity } from "./identity";
+import { PathSpellings } from "../common/path";
 
 /**
  * Supplies `when` header values by slot (Policy.headerNames). find() returns false when the
@@ -58,6 +59,12 @@ export class Decision {
     this.outcome = Outcome.Allow;
     this.rule = null;
     this.audit = null;
+  }
+
+  copyFrom(d: Decision): void {
+    this.outcome = d.outcome;
+    this.rule = d.rule;
+    this.audit = d.audit;
   }
 }
 
@@ -160,6 +167,43 @@ export class Evaluator {
     }
     return -1;
   }
+
+  /**
+   * Decides for every spelling of the path (common/path.ts): the request is allowed only if each
+   * spelling is, so a DENY rule or a notPaths exclusion that matches any way the application may
+   * read the path applies, and an ALLOW rule allows only what it matches in every reading. The
+   * decision (and authz.rule) is the first spelling's unless a later one is denied; a denial names
+   * a matching DENY rule of any spelling when there is one. The first AUDIT match of any spelling
+   * is kept. `spellings` null: req.path is the only spelling.
+   */
+  evaluateSpellings(req: RequestAttrs, spellings: PathSpellings | null, out: Decision): void {
+    const n = spellings == null ? 1 : spellings.count;
+    if (spellings != null && n > 0) {
+      req.path = spellings.buffer(0);
+      req.pathLen = spellings.length(0);
+    }
+    this.evaluate(req, out);
+    // Only rules on paths can tell the spellings apart.
+    if (n <= 1 || !this.policy.needsPath) return;
+    let total = this.evaluated;
+    const d = this.scratch;
+    for (let i = 1; i < n && (out.outcome == Outcome.Allow || out.rule == null); i++) {
+      req.path = spellings!.buffer(i);
+      req.pathLen = spellings!.length(i);
+      this.evaluate(req, d);
+      total += this.evaluated;
+      if (out.audit == null) out.audit = d.audit;
+      if (d.outcome == Outcome.Deny) {
+        if (out.outcome == Outcome.Allow || d.rule != null) out.rule = d.rule;
+        out.outcome = Outcome.Deny;
+      }
+    }
+    this.evaluated = total;
+    req.path = spellings!.buffer(0);
+    req.pathLen = spellings!.length(0);
+  }
+
+  private scratch: Decision = new Decision();
 
   evaluate(req: RequestAttrs, out: Decision): void {
     out.reset();

@@ -8,7 +8,7 @@ import {
   HeaderPair, Counter, log, log_enabled, get_property_bytes, set_property_bytes, get_header_map_value,
   get_header_map_flat_pairs, send_local_response,
 } from "@solo-io/proxy-runtime/assembly/runtime";
-import { PathNormalizer, PathError } from "../common/path";
+import { PathSpellings, PathError, PathNormalization, pathErrorText } from "../common/path";
 import { Policy, IdentitySource, compileConfig } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
 import { parseIstioSpiffe, xfccLastUri } from "./identity";
@@ -49,7 +49,7 @@ export class AuthzRoot extends RootContext {
   // Per-VM scratch reused by every stream (a VM runs one callback at a time).
   attrs: RequestAttrs = new RequestAttrs();
   decision: Decision = new Decision();
-  normalizer: PathNormalizer = new PathNormalizer();
+  spellings: PathSpellings = new PathSpellings();
   headers: StreamHeaders = new StreamHeaders();
 
   onConfigure(configuration_size: u32): bool {
@@ -253,15 +253,21 @@ class AuthzStream extends Context {
     // paths (unsafePathAction "deny").
     const rawPath = get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH);
     let unsafe = false;
+    let spellings: PathSpellings | null = null;
     req.path = null;
     req.pathLen = 0;
     if (rawPath != null) {
-      const e = root.normalizer.normalize(rawPath);
+      const all = root.spellings;
+      let e = all.compute(rawPath, policy.pathNormalization);
+      // "evaluate": a path the declared level cannot have delivered gets every spelling.
+      if (e == PathError.NotNormalized && !policy.unsafePathDeny) e = all.compute(rawPath, PathNormalization.None);
       if (e == PathError.None) {
-        req.path = root.normalizer.buffer;
-        req.pathLen = root.normalizer.length;
+        spellings = all;
       } else if (policy.unsafePathDeny) {
         unsafe = true;
+        if (log_enabled(LogLevelValues.debug)) {
+          log(LogLevelValues.debug, ROOT_ID + ": unsafe path (" + pathErrorText(e) + ")");
+        }
       } else {
         // "evaluate": match the path as received, without query and fragment.
         req.path = rawPath;
@@ -278,7 +284,7 @@ class AuthzStream extends Context {
     if (policy.needsIdentity) this.readIdentity(policy, req);
     else req.identity.clear();
 
-    evaluator.evaluate(req, decision);
+    evaluator.evaluateSpellings(req, spellings, decision);
     const rule = decision.rule;
     if (decision.outcome == Outcome.Deny) {
       return this.finish(policy, metrics, decision, rule == null ? null : rule.nameBytes, rule == null ? DETAILS_NO_MATCH : rule.details);

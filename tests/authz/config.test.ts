@@ -113,8 +113,11 @@ describe("invalid configuration", () => {
     rejects(rule({ name: "r", action: "DENY", from: { namespaces: ["a/b"] } }), /^authz: rules\[1\]\.from\.namespaces\[0\]: "a\/b" is not a namespace/);
   });
 
-  it("rejects paths that can never match a normalized path, and bad templates", () => {
-    for (const p of ["/a//b", "/a/../b", "/a/./b", "/%61", "/a?x=1", "/a#f", "/a%2Fb", "admin", "/a/%zz", "/a/../*"]) {
+  it("rejects paths that are not in normalized form or can never match, and bad templates", () => {
+    for (const p of ["/a//b", "/a/../b", "/a/./b", "/%61", "/a?x=1", "/a#f", "/a/../*"]) {
+      rejects(rule({ name: "r", action: "DENY", to: { paths: [p] } }), /^authz: rules\[1\]\.to\.paths\[0\]: .* is not in normalized form \(.* normalizes to .*\); rules are written in normalized form/);
+    }
+    for (const p of ["/a%2Fb", "admin", "/a/%zz", "/x/..;/admin", "/x/.;*", "/x/%2e%2e;jsessionid=1/{**}"]) {
       rejects(rule({ name: "r", action: "DENY", to: { paths: [p] } }), /^authz: rules\[1\]\.to\.paths\[0\]: .*can never match/);
     }
     for (const p of ["/a/{**}/b", "/a/x{*}", "/a/{x}", "a/{*}", "/a/{*}*"]) {
