@@ -115,10 +115,12 @@ export function ruleMatches(rule: Rule, req: RequestAttrs): bool {
   if (l != null && !patternsMatch(l, idBuf, id.start, id.end)) return false;
   l = rule.notPrincipals;
   if (l != null && patternsMatch(l, idBuf, id.start, id.end)) return false;
+  // Only IDs of the form /ns/<ns>/... have a namespace; for the others it is a missing attribute.
+  const nsBuf: ArrayBuffer | null = id.hasNamespace ? id.buf : null;
   l = rule.namespaces;
-  if (l != null && !patternsMatch(l, idBuf, id.nsStart, id.nsEnd)) return false;
+  if (l != null && !patternsMatch(l, nsBuf, id.nsStart, id.nsEnd)) return false;
   l = rule.notNamespaces;
-  if (l != null && patternsMatch(l, idBuf, id.nsStart, id.nsEnd)) return false;
+  if (l != null && patternsMatch(l, nsBuf, id.nsStart, id.nsEnd)) return false;
 
   const when = rule.when;
   if (when != null) {
@@ -150,7 +152,7 @@ export class Evaluator {
     const id = req.identity;
     if (id.valid) {
       if (!p.principalIndex.empty) p.principalIndex.collect(id.buf, id.start, id.end, c);
-      if (!p.namespaceIndex.empty) p.namespaceIndex.collect(id.buf, id.nsStart, id.nsEnd, c);
+      if (!p.namespaceIndex.empty && id.hasNamespace) p.namespaceIndex.collect(id.buf, id.nsStart, id.nsEnd, c);
     }
     const method = req.method;
     if (method != null && !p.methodIndex.empty) p.methodIndex.collect(method, 0, method.byteLength, c);

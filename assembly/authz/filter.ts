@@ -11,7 +11,7 @@ import {
 import { PathSpellings, PathError, PathNormalization, pathErrorText } from "../common/path";
 import { Policy, IdentitySource, compileConfig } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
-import { parseIstioSpiffe, xfccLastUri } from "./identity";
+import { authenticate, xfccLastUri } from "./identity";
 
 const ROOT_ID = "authz";
 
@@ -67,7 +67,8 @@ export class AuthzRoot extends RootContext {
     if (this.metrics == null) this.metrics = new Metrics();
     if (log_enabled(LogLevelValues.info)) {
       log(LogLevelValues.info, ROOT_ID + ": configured " + policy.rules.length.toString() + " rules (" +
-        (policy.enforce ? "enforce" : "dry-run") + ", trust domain " + policy.trustDomain + ")");
+        (policy.enforce ? "enforce" : "dry-run") + ", trust domain " + policy.trustDomain +
+        (policy.trustDomainAliases.length > 0 ? ", aliases " + policy.trustDomainAliases.join(", ") : "") + ")");
     }
     return true;
   }
@@ -301,7 +302,7 @@ class AuthzStream extends Context {
       if (src == IdentitySource.PeerCertificate) {
         // Envoy reports only the first URI SAN of the peer certificate; absent without TLS.
         const san = get_property_bytes(PEER_URI_SAN);
-        if (san != null && parseIstioSpiffe(san, 0, san.byteLength, policy.trustDomainBytes, id)) return;
+        if (san != null && authenticate(san, 0, san.byteLength, policy.accepted, id)) return;
       } else {
         // Exactly one XFCC header, strictly well-formed; its last element names the caller.
         const headers = this.root.headers;
@@ -309,7 +310,7 @@ class AuthzStream extends Context {
         const xfcc = headers.buf;
         const uri = xfccLastUri(xfcc, headers.start, headers.end);
         if (uri < 0) continue;
-        if (parseIstioSpiffe(xfcc, <i32>(uri >> 32), <i32>(uri & 0xffffffff), policy.trustDomainBytes, id)) return;
+        if (authenticate(xfcc, <i32>(uri >> 32), <i32>(uri & 0xffffffff), policy.accepted, id)) return;
       }
     }
   }
