@@ -4,6 +4,7 @@
 import { isHeaderName, lowerAsciiString } from "../common/tokens";
 import { parseJson, ConfigReader, JsonValue, JsonKind, jsonQuote, fieldPath, indexPath } from "../common/json";
 import { JsonWriter } from "../common/json-writer";
+import { TrustDomains, readTrustDomains } from "../common/spiffe";
 
 export enum Sink {
   Log = 1,
@@ -27,6 +28,7 @@ export const MAX_REDACT_QUERY_PARAMS: i32 = 256;
 
 const KEYS: string[] = [
   "requestHeaders", "responseHeaders", "redactHeaders", "redactQueryParams", "tags", "sink", "maxValueBytes",
+  "acceptedTrustDomains",
 ];
 
 /** One header to capture: its record key and pre-encoded lower-case name. */
@@ -63,6 +65,8 @@ export class AccessLogConfig {
   tags: Tag[] = [];
   sink: Sink = Sink.Log;
   maxValueBytes: i32 = DEFAULT_MAX_VALUE_BYTES;
+  /** Trust domains whose IDs are logged as the caller (authz's acceptedTrustDomains); any by default. */
+  acceptedTrustDomains: TrustDomains = TrustDomains.any();
   /** The record's `tags` object, rendered once (values capped at maxValueBytes). */
   tagsJson: ArrayBuffer = new ArrayBuffer(0);
 
@@ -215,6 +219,10 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
   else r.error("sink", "must be one of \"log\", \"filter-state\", \"both\", got " + jsonQuote(sink));
 
   cfg.maxValueBytes = <i32>r.optInt(root, "", "maxValueBytes", MIN_MAX_VALUE_BYTES, MAX_MAX_VALUE_BYTES, DEFAULT_MAX_VALUE_BYTES);
+
+  // The caller fields carry only IDs authz would authenticate: the same list as authz's.
+  const tds = readTrustDomains(r, root!, "acceptedTrustDomains", true);
+  if (tds != null) cfg.acceptedTrustDomains = TrustDomains.of(tds);
 
   if (!r.ok) {
     res.errors = r.list();
