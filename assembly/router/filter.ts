@@ -16,6 +16,7 @@ import { RequestValues, Evaluator } from "./evaluate";
 import { anyCallerMatches } from "./callers";
 import { BaggageScan, scanBaggage, setBaggageMember } from "../common/baggage";
 import { joinHeaderValues, countHeaderLines } from "./pairs";
+import { SpiffeId, SpiffeError, parseSpiffeIdRange } from "../common/spiffe";
 
 const PROP_ROUTE = String.UTF8.encode("router.route");
 const PROP_RULE = String.UTF8.encode("router.rule");
@@ -230,6 +231,8 @@ export class RouterRoot extends RootContext {
   baggageKey: ArrayBuffer = EMPTY;
   /** The lane members of the current request (reused). */
   lane: BaggageScan = new BaggageScan();
+  /** The peer's parsed SPIFFE ID (reused). */
+  peerId: SpiffeId = new SpiffeId();
   unknownSeen: u64 = 0;
 
   onConfigure(configuration_size: u32): bool {
@@ -447,12 +450,16 @@ export class RouterRoot extends RootContext {
     }
   }
 
-  /** Mutual TLS with a peer URI SAN that matches trustedCallers. Plaintext is never trusted. */
+  /**
+   * Mutual TLS with a peer URI SAN that is a valid SPIFFE ID (common/spiffe.ts, as authz
+   * authenticates callers) and matches trustedCallers. Plaintext is never trusted.
+   */
   callerTrusted(cfg: RouterConfig): bool {
     const mtls = get_property_bytes(PROP_MTLS);
     if (mtls == null || mtls.byteLength < 1 || load<u8>(changetype<usize>(mtls)) == 0) return false;
     const san = get_property_bytes(PROP_PEER_SAN);
-    return san != null && anyCallerMatches(cfg.trustedCallers, san);
+    if (san == null || parseSpiffeIdRange(san, 0, san.byteLength, this.peerId) != SpiffeError.None) return false;
+    return anyCallerMatches(cfg.trustedCallers, san);
   }
 }
 
