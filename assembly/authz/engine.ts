@@ -16,17 +16,24 @@ import { PathSpellings } from "../common/path";
 /**
  * Supplies `when` header values by slot (Policy.headerNames). find() returns false when the
  * header is absent, else leaves the value in buf[start, end) (repeated headers joined with ',',
- * as Envoy's header matcher sees them).
+ * as Envoy's header matcher sees them) and the number of header lines in `lines`; line(slot, k)
+ * leaves the k-th line's value there.
  */
 export abstract class HeaderSource {
   buf: ArrayBuffer = new ArrayBuffer(0);
   start: i32 = 0;
   end: i32 = 0;
+  lines: i32 = 0;
   abstract find(slot: i32): bool;
+  abstract line(slot: i32, k: i32): bool;
 }
 
 export class NoHeaders extends HeaderSource {
   find(slot: i32): bool {
+    this.lines = 0;
+    return false;
+  }
+  line(slot: i32, k: i32): bool {
     return false;
   }
 }
@@ -77,15 +84,32 @@ function portIn(list: StaticArray<i32>, port: i32): bool {
   return false;
 }
 
-function conditionHolds(c: HeaderCondition, req: RequestAttrs): bool {
+// The condition on one value of the header (null: absent).
+function valueHolds(c: HeaderCondition, v: ArrayBuffer | null, start: i32, end: i32): bool {
+  const values = c.values;
+  if (values != null && !patternsMatch(values, v, start, end)) return false;
+  const notValues = c.notValues;
+  if (notValues != null && patternsMatch(notValues, v, start, end)) return false;
+  return true;
+}
+
+/**
+ * A header sent on several lines reaches Envoy's RBAC joined with ',' ("ok,blocked"), but the
+ * application may read any one line (most frameworks' get() returns the first). Each line and the
+ * joined value are spellings: a DENY (or AUDIT) condition holds if it holds for any of them, an
+ * ALLOW condition only if it holds for all of them.
+ */
+function conditionHolds(c: HeaderCondition, req: RequestAttrs, universal: bool): bool {
   const h = req.headers;
   const present = h.find(c.slot);
-  const v: ArrayBuffer | null = present ? h.buf : null;
-  const values = c.values;
-  if (values != null && !patternsMatch(values, v, h.start, h.end)) return false;
-  const notValues = c.notValues;
-  if (notValues != null && patternsMatch(notValues, v, h.start, h.end)) return false;
-  return true;
+  const n = present ? h.lines : 0;
+  const joined = valueHolds(c, present ? h.buf : null, h.start, h.end);
+  if (n < 2 || joined != universal) return joined;
+  for (let k = 0; k < n; k++) {
+    if (!h.line(c.slot, k)) continue;
+    if (valueHolds(c, h.buf, h.start, h.end) != universal) return !universal;
+  }
+  return universal;
 }
 
 /** Does every field of `rule` hold for the request? */
@@ -124,8 +148,9 @@ export function ruleMatches(rule: Rule, req: RequestAttrs): bool {
 
   const when = rule.when;
   if (when != null) {
+    const universal = rule.action == Action.Allow;
     for (let i = 0; i < when.length; i++) {
-      if (!conditionHolds(unchecked(when[i]), req)) return false;
+      if (!conditionHolds(unchecked(when[i]), req, universal)) return false;
     }
   }
   return true;

@@ -99,11 +99,31 @@ class StreamHeaders extends HeaderSource {
   }
 
   find(slot: i32): bool {
+    this.lines = 0;
     if (slot < 0 || slot >= this.names.length) return false;
     if (!this.loaded) this.load();
     const pairs = this.pairs;
     if (pairs == null) return false;
     return this.findName(pairs, unchecked(this.names[slot]));
+  }
+
+  line(slot: i32, k: i32): bool {
+    if (slot < 0 || slot >= this.names.length) return false;
+    if (!this.loaded) this.load();
+    const pairs = this.pairs;
+    if (pairs == null) return false;
+    const name = unchecked(this.names[slot]);
+    const it = this.iter.reset(pairs);
+    let i = 0;
+    while (it.next()) {
+      if (!it.keyIs(name)) continue;
+      if (i++ < k) continue;
+      this.buf = pairs;
+      this.start = it.valueStart;
+      this.end = it.valueEnd;
+      return true;
+    }
+    return false;
   }
 
   /** True when exactly one header is named `name`; its value is then in buf[start, end). */
@@ -139,6 +159,7 @@ class StreamHeaders extends HeaderSource {
       total += it.valueEnd - it.valueStart;
       count++;
     }
+    this.lines = count;
     if (count <= 1) return count == 1;
     // Repeated header: join the values with ',' (Envoy's getAllOfHeaderAsString); rare.
     const joined = new ArrayBuffer(total + count - 1);
