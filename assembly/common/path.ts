@@ -234,6 +234,8 @@ let SEG_FLAGS: i32 = 0;
 
 // One segment of A, o[s, e): notes a dot segment (F_DOT in SEG_FLAGS) and refuses a dot or
 // empty segment with parameters. `more`: another segment follows.
+// @ts-ignore: decorator
+@inline
 function checkSegment(o: usize, s: i32, e: i32, beforeParam: i32, more: bool): PathError {
   const name = beforeParam >= 0 ? beforeParam : e - s;
   const isDots = (name == 1 && load<u8>(o + <usize>s) == 0x2e) ||
