@@ -4,6 +4,7 @@
 import { isHeaderName, lowerAsciiString } from "../common/tokens";
 import { parseJson, ConfigReader, JsonValue, JsonKind, jsonQuote, fieldPath, indexPath } from "../common/json";
 import { JsonWriter } from "../common/json-writer";
+import { TrustDomains, readTrustDomains } from "../common/spiffe";
 
 export enum Sink {
   Log = 1,
@@ -23,9 +24,11 @@ export const MAX_MAX_VALUE_BYTES: i32 = 65536;
 // Bounds that keep one record small however the configuration is written.
 export const MAX_CAPTURED_HEADERS: i32 = 64;
 export const MAX_TAGS: i32 = 64;
+export const MAX_REDACT_QUERY_PARAMS: i32 = 256;
 
 const KEYS: string[] = [
   "requestHeaders", "responseHeaders", "redactHeaders", "redactQueryParams", "tags", "sink", "maxValueBytes",
+  "acceptedTrustDomains",
 ];
 
 /** One header to capture: its record key and pre-encoded lower-case name. */
@@ -62,6 +65,8 @@ export class AccessLogConfig {
   tags: Tag[] = [];
   sink: Sink = Sink.Log;
   maxValueBytes: i32 = DEFAULT_MAX_VALUE_BYTES;
+  /** Trust domains whose IDs are logged as the caller (authz's acceptedTrustDomains); any by default. */
+  acceptedTrustDomains: TrustDomains = TrustDomains.any();
   /** The record's `tags` object, rendered once (values capped at maxValueBytes). */
   tagsJson: ArrayBuffer = new ArrayBuffer(0);
 
@@ -93,6 +98,7 @@ export class ConfigResult {
 // A list of header names: validated, lower-cased, duplicates (after lower-casing) rejected.
 function headerNames(r: ConfigReader, root: JsonValue | null, key: string, def: string[] | null): string[] {
   const out: string[] = [];
+  const seen = new Set<string>();
   const arr = r.optArray(root, "", key);
   if (arr == null) {
     if (def != null && (root == null || !root.has(key) || root.get(key)!.kind == JsonKind.Null)) {
@@ -109,10 +115,11 @@ function headerNames(r: ConfigReader, root: JsonValue | null, key: string, def: 
       r.error(path, jsonQuote(s) + " is not a valid HTTP header name");
       continue;
     }
-    if (out.includes(lower)) {
+    if (seen.has(lower)) {
       r.error(path, jsonQuote(s) + " is listed twice (names are case-insensitive)");
       continue;
     }
+    seen.add(lower);
     out.push(lower);
   }
   return out;
@@ -137,7 +144,7 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
   const root = parsed.value;
   const r = new ConfigReader();
   if (!r.expectObject(root, "configuration")) {
-    res.errors = r.errors;
+    res.errors = r.list();
     return res;
   }
   r.checkKeys(root, "", KEYS);
@@ -147,8 +154,10 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
   if (reqNames.length > MAX_CAPTURED_HEADERS) r.error("requestHeaders", "at most " + MAX_CAPTURED_HEADERS.toString() + " headers can be captured");
   if (respNames.length > MAX_CAPTURED_HEADERS) r.error("responseHeaders", "at most " + MAX_CAPTURED_HEADERS.toString() + " headers can be captured");
   cfg.redactHeaders = headerNames(r, root, "redactHeaders", DEFAULT_REDACT_HEADERS);
-  for (let i = 0; i < reqNames.length; i++) cfg.requestHeaders.push(new CapturedHeader(reqNames[i], cfg.redactHeaders.includes(reqNames[i])));
-  for (let i = 0; i < respNames.length; i++) cfg.responseHeaders.push(new CapturedHeader(respNames[i], cfg.redactHeaders.includes(respNames[i])));
+  const redacted = new Set<string>();
+  for (let i = 0; i < cfg.redactHeaders.length; i++) redacted.add(cfg.redactHeaders[i]);
+  for (let i = 0; i < reqNames.length && i < MAX_CAPTURED_HEADERS; i++) cfg.requestHeaders.push(new CapturedHeader(reqNames[i], redacted.has(reqNames[i])));
+  for (let i = 0; i < respNames.length && i < MAX_CAPTURED_HEADERS; i++) cfg.responseHeaders.push(new CapturedHeader(respNames[i], redacted.has(respNames[i])));
 
   // Query parameter names: any non-empty string; matched after the normalization of
   // format.ts normalizeName, so they are stored in that form (listedParamName) and must be
@@ -160,13 +169,17 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
       for (let i = 0; i < DEFAULT_REDACT_QUERY_PARAMS.length; i++) cfg.redactQueryParams.push(String.UTF8.encode(DEFAULT_REDACT_QUERY_PARAMS[i]));
     }
   } else {
-    const seen: string[] = [];
-    for (let i = 0; i < qp.items.length; i++) {
+    // Every listed name is compared with every parameter of every logged URL: bounded per request.
+    if (qp.items.length > MAX_REDACT_QUERY_PARAMS) {
+      r.error("redactQueryParams", "at most " + MAX_REDACT_QUERY_PARAMS.toString() + " names are allowed, got " + qp.items.length.toString());
+    }
+    const seen = new Set<string>();
+    for (let i = 0; i < qp.items.length && i < MAX_REDACT_QUERY_PARAMS; i++) {
       const s = r.stringAt(qp, "redactQueryParams", i);
       if (s == null) continue;
       const lower = lowerAsciiString(s);
       const path = indexPath("redactQueryParams", i);
-      if (seen.includes(lower)) {
+      if (seen.has(lower)) {
         r.error(path, jsonQuote(s) + " is listed twice (names are case-insensitive)");
         continue;
       }
@@ -174,7 +187,7 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
         r.error(path, jsonQuote(s) + " cannot contain '&', '=', ';', '?' or '#'");
         continue;
       }
-      seen.push(lower);
+      seen.add(lower);
       const name = listedParamName(lower);
       if (name.length == 0) {
         r.error(path, jsonQuote(s) + " is blank (names are trimmed of spaces and control characters)");
@@ -207,8 +220,12 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
 
   cfg.maxValueBytes = <i32>r.optInt(root, "", "maxValueBytes", MIN_MAX_VALUE_BYTES, MAX_MAX_VALUE_BYTES, DEFAULT_MAX_VALUE_BYTES);
 
+  // The caller fields carry only IDs authz would authenticate: the same list as authz's.
+  const tds = readTrustDomains(r, root!, "acceptedTrustDomains", true);
+  if (tds != null) cfg.acceptedTrustDomains = TrustDomains.of(tds);
+
   if (!r.ok) {
-    res.errors = r.errors;
+    res.errors = r.list();
     return res;
   }
   cfg.seal();
@@ -228,10 +245,20 @@ export function listedParamName(lower: string): string {
   let start = 0;
   while (start < end && lower.charCodeAt(start) <= 0x20) start++;
   while (end > start && lower.charCodeAt(end - 1) <= 0x20) end--;
-  let out = "";
-  for (let i = start; i < end; i++) {
-    const c = lower.charCodeAt(i);
-    out += c <= 0x20 || c == 0x2e ? "_" : String.fromCharCode(c);
+  // One fresh copy of the trimmed range, rewritten in place: linear however long the name (the
+  // parsed JSON shares strings, so the input itself is never written to).
+  const n = end - start;
+  const out = changetype<string>(__new(<usize>n << 1, idof<string>()));
+  memory.copy(changetype<usize>(out), changetype<usize>(lower) + (<usize>start << 1), <usize>n << 1);
+  return rewriteBlanks(out);
+}
+
+// Blanks and '.' as '_', in place (s is a fresh copy).
+function rewriteBlanks(s: string): string {
+  const o = changetype<usize>(s);
+  for (let i = 0; i < s.length; i++) {
+    const c = load<u16>(o + (<usize>i << 1));
+    if (c <= 0x20 || c == 0x2e) store<u16>(o + (<usize>i << 1), 0x5f);
   }
-  return out;
+  return s;
 }

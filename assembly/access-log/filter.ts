@@ -20,8 +20,8 @@ import { bytesEqual } from "../common/bytes";
 import { AccessLogConfig, CapturedHeader, compileConfig } from "./config";
 import {
   Scratch, PairsIter, MASK, hasQuery, redactPath, writeTimestamp, writeResponseFlags, readI64,
-  isSpiffe, parseSpiffe, SPIFFE_NS_START, SPIFFE_NS_END, SPIFFE_SA_START, SPIFFE_SA_END,
 } from "./format";
+import { SpiffeId, authenticatedSpiffeId } from "../common/spiffe";
 
 export const ROOT_ID = "access-log";
 export const SCHEMA_VERSION: i32 = 1;
@@ -125,6 +125,7 @@ const J_RESPONSE_BYTES = JsonWriter.encodeKey("response_bytes");
 const J_UPSTREAM_HOST = JsonWriter.encodeKey("upstream_host");
 const J_SOURCE_ADDRESS = JsonWriter.encodeKey("source_address");
 const J_CALLER = JsonWriter.encodeKey("caller");
+const J_CALLER_TRUST_DOMAIN = JsonWriter.encodeKey("caller_trust_domain");
 const J_CALLER_NAMESPACE = JsonWriter.encodeKey("caller_namespace");
 const J_CALLER_SERVICE_ACCOUNT = JsonWriter.encodeKey("caller_service_account");
 const J_WORKLOAD_NAMESPACE = JsonWriter.encodeKey("workload_namespace");
@@ -161,6 +162,8 @@ export class AccessLogRoot extends RootContext {
   // sees an over-cap value and marks the cut. Per root: plugins sharing a VM differ in caps.
   pathScratch: Scratch = new Scratch(16, 16);
   valueScratch: Scratch = new Scratch(16, 16);
+  /** The parts of the current caller's ID (offsets into its URI SAN). */
+  callerId: SpiffeId = new SpiffeId();
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -291,8 +294,20 @@ export class AccessLogStream extends Context {
     }
     const ps = this.root.pathScratch;
     if (this.havePath) this.setState(K_PATH, changetype<usize>(ps.buf), ps.len);
+    const san = this.caller();
+    if (san != null) this.setStateBuf(K_CALLER, san);
+  }
+
+  /**
+   * The peer's first URI SAN when authz would authenticate it (common/spiffe.ts, the same
+   * validator and acceptedTrustDomains), with its parts in root.callerId; null otherwise.
+   */
+  private caller(): ArrayBuffer | null {
     const san = this.attr(A_PEER_SAN);
-    if (san != null && isSpiffe(san)) this.setStateBuf(K_CALLER, san);
+    if (san == null) return null;
+    const cfg = this.root.config;
+    if (cfg == null) return null;
+    return authenticatedSpiffeId(san, 0, san.byteLength, cfg.acceptedTrustDomains, this.root.callerId) ? san : null;
   }
 
   private setStateBuf(key: ArrayBuffer, value: ArrayBuffer): void {
@@ -431,19 +446,21 @@ export class AccessLogStream extends Context {
     w.keyRaw(J_UPSTREAM_HOST).stringBytesOrNull(this.attr(A_UPSTREAM), cap);
     w.keyRaw(J_SOURCE_ADDRESS).stringBytesOrNull(this.attr(A_SOURCE), cap);
 
-    // Caller identity from the peer certificate's first URI SAN.
-    const san = this.attr(A_PEER_SAN);
-    if (san != null && isSpiffe(san)) {
+    // Caller identity from the peer certificate's first URI SAN: only an ID authz would
+    // authenticate; its namespace as authz's `namespaces` see it (/ns/<ns>/... IDs), its service
+    // account for Istio workload IDs (/ns/<ns>/sa/<sa>).
+    const san = this.caller();
+    if (san != null) {
+      const id = root.callerId;
       w.keyRaw(J_CALLER).stringBytes(san, cap);
-      if (parseSpiffe(san)) {
-        w.keyRaw(J_CALLER_NAMESPACE).stringBytes(san, cap, SPIFFE_NS_START, SPIFFE_NS_END);
-        w.keyRaw(J_CALLER_SERVICE_ACCOUNT).stringBytes(san, cap, SPIFFE_SA_START, SPIFFE_SA_END);
-      } else {
-        w.keyRaw(J_CALLER_NAMESPACE).null();
-        w.keyRaw(J_CALLER_SERVICE_ACCOUNT).null();
-      }
+      w.keyRaw(J_CALLER_TRUST_DOMAIN).stringBytes(san, cap, id.tdStart, id.tdEnd);
+      if (id.hasNamespace) w.keyRaw(J_CALLER_NAMESPACE).stringBytes(san, cap, id.nsStart, id.nsEnd);
+      else w.keyRaw(J_CALLER_NAMESPACE).null();
+      if (id.isIstioWorkload) w.keyRaw(J_CALLER_SERVICE_ACCOUNT).stringBytes(san, cap, id.saStart, id.saEnd);
+      else w.keyRaw(J_CALLER_SERVICE_ACCOUNT).null();
     } else {
       w.keyRaw(J_CALLER).null();
+      w.keyRaw(J_CALLER_TRUST_DOMAIN).null();
       w.keyRaw(J_CALLER_NAMESPACE).null();
       w.keyRaw(J_CALLER_SERVICE_ACCOUNT).null();
     }

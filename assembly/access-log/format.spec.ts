@@ -1,6 +1,5 @@
 import {
   Scratch, PairsIter, redactPath, queryNameMatches, writeTimestamp, writeResponseFlags, readI64,
-  parseSpiffe, isSpiffe, SPIFFE_NS_START, SPIFFE_NS_END, SPIFFE_SA_START, SPIFFE_SA_END,
 } from "./format";
 import { b, raw } from "../common/spec-helpers";
 
@@ -195,20 +194,7 @@ describe("PairsIter", () => {
   });
 });
 
-describe("SPIFFE and int64 helpers", () => {
-  it("splits Istio workload identities", () => {
-    const id = b("spiffe://cluster.local/ns/payments/sa/checkout");
-    expect(parseSpiffe(id)).toBe(true);
-    expect(String.UTF8.decodeUnsafe(changetype<usize>(id) + SPIFFE_NS_START, SPIFFE_NS_END - SPIFFE_NS_START)).toBe("payments");
-    expect(String.UTF8.decodeUnsafe(changetype<usize>(id) + SPIFFE_SA_START, SPIFFE_SA_END - SPIFFE_SA_START)).toBe("checkout");
-  });
-  it("rejects other shapes but still recognises the scheme", () => {
-    expect(parseSpiffe(b("spiffe://td/ns//sa/x"))).toBe(false);
-    expect(parseSpiffe(b("spiffe://td/ns/a/sa/b/c"))).toBe(false);
-    expect(parseSpiffe(b("spiffe://td/workload"))).toBe(false);
-    expect(isSpiffe(b("spiffe://td/workload"))).toBe(true);
-    expect(isSpiffe(b("https://example.com"))).toBe(false);
-  });
+describe("int64 helper", () => {
   it("reads little-endian int64 only from 8-byte values", () => {
     expect(readI64(raw([0x2a, 0, 0, 0, 0, 0, 0, 0]), -1)).toBe(42);
     expect(readI64(raw([1, 2, 3]), -1)).toBe(-1);

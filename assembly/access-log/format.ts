@@ -1,5 +1,5 @@
 // Pure helpers that turn host values into record text: header-pair lookup, query redaction,
-// RFC 3339 timestamps, Envoy response-flag names, SPIFFE ID parts. No proxy ABI here, so the
+// RFC 3339 timestamps, Envoy response-flag names. No proxy ABI here, so the
 // as-pect specs exercise them directly. Nothing traps: every load is bounds-checked first.
 
 import { lowerAscii, hexDigitValue } from "../common/bytes";
@@ -432,55 +432,6 @@ export function writeResponseFlags(flags: u64, out: Scratch): void {
     any = true;
   }
   if (!any) out.byte(0x2d);
-}
-
-// ---------------------------------------------------------------------------------------------
-// SPIFFE
-
-/**
- * For `spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>` (Istio's workload identity)
- * sets SPIFFE_NS / SPIFFE_SA to the packed ranges of the namespace and service account and returns
- * true. Any other shape returns false: the caller ID is still logged, its parts are null.
- */
-export let SPIFFE_NS_START: i32 = 0;
-export let SPIFFE_NS_END: i32 = 0;
-export let SPIFFE_SA_START: i32 = 0;
-export let SPIFFE_SA_END: i32 = 0;
-
-export function isSpiffe(id: ArrayBuffer): bool {
-  return id.byteLength > 9 && prefixAt(id, 0, "spiffe://");
-}
-
-function prefixAt(buf: ArrayBuffer, at: i32, s: string): bool {
-  const n = s.length;
-  if (at < 0 || at + n > buf.byteLength) return false;
-  const p = changetype<usize>(buf) + <usize>at;
-  for (let i = 0; i < n; i++) {
-    if (<u32>load<u8>(p + <usize>i) != <u32>s.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-export function parseSpiffe(id: ArrayBuffer): bool {
-  if (!isSpiffe(id)) return false;
-  const end = id.byteLength;
-  const p = changetype<usize>(id);
-  let i = 9;
-  while (i < end && load<u8>(p + <usize>i) != 0x2f) i++;
-  if (i == 9 || !prefixAt(id, i, "/ns/")) return false;
-  const nsStart = i + 4;
-  let j = nsStart;
-  while (j < end && load<u8>(p + <usize>j) != 0x2f) j++;
-  if (j == nsStart || !prefixAt(id, j, "/sa/")) return false;
-  const saStart = j + 4;
-  let k = saStart;
-  while (k < end && load<u8>(p + <usize>k) != 0x2f) k++;
-  if (k == saStart || k != end) return false;
-  SPIFFE_NS_START = nsStart;
-  SPIFFE_NS_END = j;
-  SPIFFE_SA_START = saStart;
-  SPIFFE_SA_END = k;
-  return true;
 }
 
 /** Little-endian int64 property value (Envoy's encoding of int64, timestamps, durations), or fallback. */

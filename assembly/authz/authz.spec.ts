@@ -1,6 +1,7 @@
 import { compileConfig, Policy } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome } from "./engine";
-import { parseIstioSpiffe, xfccLastUri } from "./identity";
+import { authenticate, xfccLastUri } from "./identity";
+import { TrustDomains } from "../common/spiffe";
 import { Trie, ByteMap, Bitset } from "./candidates";
 import { compileTemplate } from "./pattern";
 
@@ -20,7 +21,7 @@ function request(method: string, path: string, peer: string): RequestAttrs {
   const p = b(path);
   r.path = p;
   r.pathLen = p.byteLength;
-  if (peer.length > 0) parseIstioSpiffe(b(peer), 0, peer.length, b("cluster.local"), r.identity);
+  if (peer.length > 0) authenticate(b(peer), 0, peer.length, TrustDomains.any(), r.identity);
   return r;
 }
 

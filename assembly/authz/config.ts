@@ -3,10 +3,10 @@
 
 import { isToken } from "../common/tokens";
 import { ConfigReader, JsonValue, JsonKind, parseJson, jsonQuote, fieldPath, indexPath } from "../common/json";
-import { PathNormalizer, PathError } from "../common/path";
+import { PathNormalizer, PathError, PathNormalization, parsePathNormalization, pathErrorText } from "../common/path";
 import { Pattern, PatternKind, compileTemplate } from "./pattern";
 import { Bitset, StringIndex } from "./candidates";
-import { isValidTrustDomain, isIstioSpiffeId, isValidSegment } from "./identity";
+import { isValidTrustDomain, isValidPathSegment, onlyPathChars, onlyTrustDomainChars, parsePrincipal, SpiffeId, SpiffeError, spiffeErrorText, TrustDomains, readTrustDomains, SPIFFE_MAX_BYTES } from "../common/spiffe";
 
 export enum Action {
   Deny = 0,
@@ -55,11 +55,16 @@ const NO_BYTES = new ArrayBuffer(0);
 export class Policy {
   enforce: bool = true;
   trustDomain: string = DEFAULT_TRUST_DOMAIN;
-  trustDomainBytes: ArrayBuffer = String.UTF8.encode(DEFAULT_TRUST_DOMAIN);
+  /** MeshConfig trustDomainAliases (principals are expanded with them at configure time). */
+  trustDomainAliases: string[] = [];
+  /** Trust domains whose IDs authenticate a caller: any, unless acceptedTrustDomains lists them. */
+  accepted: TrustDomains = TrustDomains.any();
   sources: StaticArray<IdentitySource> = [IdentitySource.PeerCertificate];
   denyStatus: u32 = 403;
   denyBody: ArrayBuffer = String.UTF8.encode(DEFAULT_DENY_BODY);
   unsafePathDeny: bool = true;
+  /** What Envoy did to :path before the filter (MeshConfig pathNormalization). */
+  pathNormalization: PathNormalization = PathNormalization.Base;
   /** Rules in evaluation order: DENY rules, then ALLOW, then AUDIT; config order within each. */
   rules: StaticArray<Rule> = new StaticArray<Rule>(0);
   denyEnd: i32 = 0;
@@ -89,7 +94,7 @@ export const MAX_DENY_BODY_BYTES: i32 = 4096;
 export const MAX_RULES: i32 = 10000;
 export const MAX_RULE_NAME: i32 = 128;
 
-const TOP_KEYS: string[] = ["mode", "trustDomain", "identitySources", "rules", "denyStatus", "denyBody", "unsafePathAction"];
+const TOP_KEYS: string[] = ["mode", "trustDomain", "trustDomainAliases", "acceptedTrustDomains", "identitySources", "rules", "denyStatus", "denyBody", "unsafePathAction", "pathNormalization"];
 const RULE_KEYS: string[] = ["name", "action", "from", "to", "when"];
 const FROM_KEYS: string[] = ["principals", "notPrincipals", "namespaces", "notNamespaces"];
 const TO_KEYS: string[] = ["methods", "notMethods", "paths", "notPaths", "ports", "notPorts"];
@@ -116,7 +121,7 @@ export function compileConfig(bytes: ArrayBuffer): CompileResult {
   const c = new Compiler();
   const policy = c.compile(parsed.value!);
   if (!c.r.ok) {
-    res.errors = c.r.errors;
+    res.errors = c.r.list();
     return res;
   }
   res.policy = policy;
@@ -129,9 +134,13 @@ function isRuleNameChar(c: u32): bool {
 
 class Compiler {
   r: ConfigReader = new ConfigReader();
-  trustDomain: string = DEFAULT_TRUST_DOMAIN;
+  /** Istio's trust domain bundle: trustDomain, then trustDomainAliases (trustdomain.NewBundle). */
+  bundle: string[] = [DEFAULT_TRUST_DOMAIN];
+  accepted: TrustDomains = TrustDomains.any();
+  sid: SpiffeId = new SpiffeId();
   normalizer: PathNormalizer = new PathNormalizer();
   headerNames: string[] = [];
+  headerSlots: Map<string, i32> = new Map();
 
   compile(root: JsonValue): Policy {
     const r = this.r;
@@ -148,9 +157,18 @@ class Compiler {
     if (!isValidTrustDomain(td)) {
       r.error("trustDomain", jsonQuote(td) + " is not a SPIFFE trust domain (lower-case letters, digits, '.', '-', '_')");
     } else {
-      this.trustDomain = td;
+      this.bundle = [td];
       policy.trustDomain = td;
-      policy.trustDomainBytes = String.UTF8.encode(td);
+    }
+    const aliases = readTrustDomains(r, root, "trustDomainAliases", false);
+    if (aliases != null) {
+      for (let i = 0; i < aliases.length; i++) this.bundle.push(aliases[i]);
+      policy.trustDomainAliases = aliases;
+    }
+    const accepted = readTrustDomains(r, root, "acceptedTrustDomains", true);
+    if (accepted != null) {
+      this.accepted = TrustDomains.of(accepted);
+      policy.accepted = this.accepted;
     }
 
     const srcArr = r.optArray(root, "", "identitySources", false);
@@ -173,6 +191,10 @@ class Compiler {
         sources.push(src);
       }
       policy.sources = StaticArray.fromArray<IdentitySource>(sources);
+      // XFCC is a header: no TLS handshake vouches for the trust domain of the URI it names.
+      if (sources.includes(IdentitySource.Xfcc) && !this.accepted.restricted) {
+        r.error("identitySources", "\"xfcc\" needs acceptedTrustDomains: no TLS handshake vouches for the trust domain of an ID in a header");
+      }
     }
 
     policy.denyStatus = <u32>r.optInt(root, "", "denyStatus", 400, 599, 403);
@@ -188,6 +210,12 @@ class Compiler {
     if (unsafe == "deny") policy.unsafePathDeny = true;
     else if (unsafe == "evaluate") policy.unsafePathDeny = false;
     else r.error("unsafePathAction", jsonQuote(unsafe) + " is not an action; use \"deny\" or \"evaluate\"");
+
+    // Istio's MeshConfig names; DEFAULT is BASE in Istio 1.20.
+    const pn = r.optString(root, "", "pathNormalization", "BASE", false);
+    const level = pn == "DEFAULT" ? <i32>PathNormalization.Base : parsePathNormalization(pn);
+    if (level < 0) r.error("pathNormalization", jsonQuote(pn) + " is not an Istio path normalization; use \"BASE\" (Istio's default), \"MERGE_SLASHES\", \"DECODE_AND_MERGE_SLASHES\" or \"NONE\", as in MeshConfig pathNormalization");
+    else policy.pathNormalization = <PathNormalization>level;
 
     const rulesArr = r.requireArray(root, "", "rules");
     const rules = new Array<Rule>();
@@ -217,7 +245,8 @@ class Compiler {
     const path = indexPath("rules", i);
     const obj = r.objectAt(arr, "rules", i);
     if (obj == null) return null;
-    const firstError = r.errors.length;
+    const firstError = r.count;
+    const firstKept = r.errors.length;
     const rule = new Rule();
     r.checkKeys(obj, path, RULE_KEYS);
 
@@ -283,12 +312,11 @@ class Compiler {
     }
 
     // Name the rule in each of its messages, so a report with many rules is easy to act on.
-    if (name != null) {
-      for (let k = firstError; k < r.errors.length; k++) {
-        r.errors[k] = r.errors[k] + " (rule " + jsonQuote(name) + ")";
-      }
+    if (name != null && r.errors.length > firstKept) {
+      const suffix = " (rule " + jsonQuote(name) + ")";
+      for (let k = firstKept; k < r.errors.length; k++) r.errors[k] = r.errors[k] + suffix;
     }
-    return r.errors.length == firstError ? rule : null;
+    return r.count == firstError ? rule : null;
   }
 
   patterns(obj: JsonValue, parent: string, key: string, kind: FieldKind): StaticArray<Pattern> | null {
@@ -300,6 +328,10 @@ class Compiler {
     for (let i = 0; i < arr.items.length; i++) {
       const s = r.stringAt(arr, p, i);
       if (s == null) continue;
+      if (kind == FieldKind.Principal) {
+        this.principal(s, indexPath(p, i), out);
+        continue;
+      }
       const pat = this.pattern(s, indexPath(p, i), kind);
       if (pat != null) out.push(pat);
     }
@@ -308,7 +340,6 @@ class Compiler {
 
   pattern(s: string, path: string, kind: FieldKind): Pattern | null {
     const r = this.r;
-    if (kind == FieldKind.Principal) return this.principal(s, path);
     if (kind == FieldKind.Path && s.includes("{") && s != "*") {
       const err = new StaticArray<string>(1);
       const t = compileTemplate(s, err);
@@ -342,8 +373,7 @@ class Compiler {
         }
       }
     } else if (kind == FieldKind.Namespace) {
-      const b = String.UTF8.encode(lit);
-      if (!isValidSegment(b, 0, b.byteLength) && !(pk != PatternKind.Exact && onlySegmentChars(lit))) {
+      if (!isValidPathSegment(lit) && !(pk != PatternKind.Exact && onlyPathChars(lit))) {
         r.error(path, jsonQuote(s) + " is not a namespace (letters, digits, '.', '-', '_')");
         return null;
       }
@@ -364,91 +394,88 @@ class Compiler {
     const buf = String.UTF8.encode(sample);
     const e = this.normalizer.normalize(buf);
     if (e == PathError.None && this.normalizer.resultEquals(buf)) return true;
-    const why = e == PathError.None
-      ? "it is not in normalized form (" + jsonQuote(sample) + " normalizes to " + jsonQuote(this.normalizer.toString()) + ")"
-      : "it contains an unsafe sequence (" + pathErrorName(e) + ")";
-    this.r.error(path, jsonQuote(s) + " can never match: paths are matched after normalization and " + why);
+    if (e == PathError.None) {
+      this.r.error(path, jsonQuote(s) + " is not in normalized form (" + jsonQuote(sample) + " normalizes to " + jsonQuote(this.normalizer.toString()) +
+        "); rules are written in normalized form and match every spelling of a request path (docs/authz.md, Paths)");
+    } else {
+      this.r.error(path, jsonQuote(s) + " can never match: requests with such paths are unsafe (" + pathErrorText(e) + ")");
+    }
     return false;
   }
 
-  // Principals: Istio's `<td>/ns/<ns>/sa/<sa>` form or a full `spiffe://` ID; `*`, `prefix*`,
-  // `*suffix`. Matched against the full `spiffe://...` ID of the caller.
-  principal(s: string, path: string): Pattern | null {
+  // Principals, as Istio compiles them (pilot/pkg/security/authz/model/generator.go
+  // srcPrincipalGenerator, matcher.StringMatcherWithPrefix, and trustdomain.Bundle): a value is a
+  // SPIFFE ID without "spiffe://" (we also accept it with the scheme); "*" is any authenticated
+  // caller, "x*" a prefix, "*x" a suffix of the whole ID. A principal of exactly five '/'-separated
+  // parts whose trust domain is in the bundle or is "cluster.local" is expanded to one principal
+  // per trust domain of the bundle (trustDomain and trustDomainAliases). Matched against the
+  // caller's full `spiffe://...` ID.
+  principal(s: string, path: string, out: Pattern[]): void {
     const r = this.r;
     let body = s;
     if (body.startsWith("spiffe://")) body = body.substring(9);
     const shape = starShape(body);
     if (shape < 0) {
       r.error(path, jsonQuote(s) + ": '*' is only allowed as the whole value, at the start (suffix match) or at the end (prefix match)");
-      return null;
+      return;
     }
-    if (shape == 3) return new Pattern(PatternKind.Any, NO_BYTES);
-    if (shape == 2) {
-      const suffix = body.substring(1);
-      if (!onlyPrincipalChars(suffix)) {
-        r.error(path, jsonQuote(s) + " is not a SPIFFE ID suffix (letters, digits, '.', '-', '_', '/')");
-        return null;
-      }
-      return new Pattern(PatternKind.Suffix, String.UTF8.encode(suffix));
+    if (shape == 3) {
+      out.push(new Pattern(PatternKind.Any, NO_BYTES));
+      return;
     }
-    body = this.aliasTrustDomain(body);
-    if (shape == 1) {
-      const prefix = body.substring(0, body.length - 1);
-      const why = this.principalPrefixProblem(prefix);
+    const expanded = replaceTrustDomainAliases(body, this.bundle);
+    for (let k = 0; k < expanded.length; k++) {
+      const v = expanded[k];
+      const why = this.principalProblem(v, starShape(v));
       if (why.length > 0) {
-        r.error(path, jsonQuote(s) + " is not a valid SPIFFE ID prefix: " + why);
-        return null;
+        r.error(path, jsonQuote(s) + (expanded.length > 1 ? " (as " + jsonQuote(v) + ")" : "") + why);
+        return;
       }
-      return new Pattern(PatternKind.Prefix, String.UTF8.encode("spiffe://" + prefix));
     }
-    const full = "spiffe://" + body;
-    if (!isIstioSpiffeId(full, this.trustDomain)) {
-      const slash = body.indexOf("/");
-      const td = slash < 0 ? body : body.substring(0, slash);
-      if (td != this.trustDomain && isValidTrustDomain(td) && isIstioSpiffeId("spiffe://" + this.trustDomain + body.substring(td.length), this.trustDomain)) {
-        r.error(path, jsonQuote(s) + " can never match: its trust domain " + jsonQuote(td) + " is not trustDomain " +
-          jsonQuote(this.trustDomain) + " and callers from other trust domains are unauthenticated");
-      } else {
-        r.error(path, jsonQuote(s) + " is not a SPIFFE ID of the form spiffe://<trust-domain>/ns/<namespace>/sa/<service-account> (or <trust-domain>/ns/<namespace>/sa/<service-account>)");
-      }
-      return null;
+    for (let k = 0; k < expanded.length; k++) {
+      const v = expanded[k];
+      const vs = starShape(v);
+      if (vs == 2) out.push(new Pattern(PatternKind.Suffix, String.UTF8.encode(v.substring(1))));
+      else if (vs == 1) out.push(new Pattern(PatternKind.Prefix, String.UTF8.encode("spiffe://" + v.substring(0, v.length - 1))));
+      else out.push(new Pattern(PatternKind.Exact, String.UTF8.encode("spiffe://" + v)));
     }
-    return new Pattern(PatternKind.Exact, String.UTF8.encode(full));
   }
 
-  // Istio rewrites principals written with the default trust domain `cluster.local` to the mesh
-  // trust domain (trustdomain.Bundle.ReplaceTrustDomainAliases); so do we.
-  aliasTrustDomain(body: string): string {
-    if (this.trustDomain != DEFAULT_TRUST_DOMAIN && body.startsWith(DEFAULT_TRUST_DOMAIN + "/")) {
-      return this.trustDomain + body.substring(DEFAULT_TRUST_DOMAIN.length);
+  /** "" when principal v (no scheme; shape 0 exact, 1 prefix, 2 suffix) can match an accepted caller, else why not. */
+  principalProblem(v: string, shape: i32): string {
+    if (shape == 2) {
+      const suffix = v.substring(1);
+      if (suffix.length == 0 || !onlyPrincipalChars(suffix)) return " is not a SPIFFE ID suffix (letters, digits, '.', '-', '_', '/')";
+      return "";
     }
-    return body;
-  }
-
-  /** "" when prefix is a prefix of some `<td>/ns/<ns>/sa/<sa>` in our trust domain. */
-  principalPrefixProblem(prefix: string): string {
-    const td = this.trustDomain;
+    if (shape == 0) {
+      const e = parsePrincipal(String.UTF8.encode(v), this.sid);
+      if (e != SpiffeError.None) return " is not a SPIFFE ID (spiffe://<trust-domain>/<path>, or <trust-domain>/<path>): " + spiffeErrorText(e);
+      return this.acceptedProblem(this.sid.trustDomain());
+    }
+    const prefix = v.substring(0, v.length - 1);
+    if (prefix.length > SPIFFE_MAX_BYTES - 9) return " is not a valid SPIFFE ID prefix: too long";
     const slash = prefix.indexOf("/");
     if (slash < 0) {
-      return td.startsWith(prefix) ? "" : "it does not start with trustDomain " + jsonQuote(td);
+      if (!onlyTrustDomainChars(prefix)) return " is not a valid SPIFFE ID prefix: the trust domain may only contain a-z, 0-9, '.', '-' and '_'";
+      return "";
     }
-    if (prefix.substring(0, slash) != td) return "its trust domain is not trustDomain " + jsonQuote(td) + " (callers from other trust domains are unauthenticated)";
-    // What follows the trust domain must be a prefix of "/ns/<seg>/sa/<seg>".
+    const td = prefix.substring(0, slash);
+    if (!isValidTrustDomain(td)) return " is not a valid SPIFFE ID prefix: " + jsonQuote(td) + " is not a trust domain";
+    // Every segment but the last (which the '*' continues) is complete.
     const rest = prefix.substring(slash + 1).split("/");
-    const expect = ["ns", "", "sa", ""];
-    if (rest.length > 4) return "an Istio SPIFFE ID has only /ns/<namespace>/sa/<service-account> after the trust domain";
     for (let i = 0; i < rest.length; i++) {
       const part = rest[i];
-      const last = i == rest.length - 1;
-      if (expect[i].length > 0) {
-        if (last ? !expect[i].startsWith(part) : part != expect[i]) return "expected " + jsonQuote(expect[i]) + " at segment " + (i + 1).toString() + " after the trust domain";
-      } else {
-        if (last ? !onlySegmentChars(part) : (part.length == 0 || !onlySegmentChars(part) || part == "." || part == "..")) {
-          return "segment " + jsonQuote(part) + " is not a valid namespace or service-account name";
-        }
+      if (i == rest.length - 1 ? !onlyPathChars(part) : !isValidPathSegment(part)) {
+        return " is not a valid SPIFFE ID prefix: segment " + jsonQuote(part) + " is not a SPIFFE path segment";
       }
     }
-    return "";
+    return this.acceptedProblem(td);
+  }
+
+  acceptedProblem(td: string): string {
+    if (this.accepted.acceptsName(td)) return "";
+    return " can never match: its trust domain " + jsonQuote(td) + " is not in acceptedTrustDomains, so its callers are unauthenticated";
   }
 
   ports(obj: JsonValue, parent: string, key: string): StaticArray<i32> | null {
@@ -494,10 +521,14 @@ class Compiler {
       if (header.length == 0) {
         r.error(fieldPath(p, "key"), jsonQuote(key) + " is not supported; use \"request.headers[<header-name>]\"");
       } else {
-        let slot = this.headerNames.indexOf(header);
-        if (slot < 0) {
+        // A map, not a scan: 100,000 conditions on distinct headers would be quadratic.
+        let slot: i32;
+        if (this.headerSlots.has(header)) {
+          slot = this.headerSlots.get(header);
+        } else {
           slot = this.headerNames.length;
           this.headerNames.push(header);
+          this.headerSlots.set(header, slot);
         }
         cond.slot = slot;
       }
@@ -528,12 +559,50 @@ function starShape(s: string): i32 {
   return -1;
 }
 
-function onlySegmentChars(s: string): bool {
-  for (let i = 0; i < s.length; i++) {
-    const c = <u32>s.charCodeAt(i);
-    if (!((c - 0x30 < 10) || ((c | 0x20) - 0x61 < 26) || c == 0x2e || c == 0x2d || c == 0x5f)) return false;
+// ---------------------------------------------------------------------------------------------
+// Trust domain aliases: Istio 1.20.8 pilot/pkg/security/trustdomain (bundle.go, util.go), same
+// behaviour, transcribed (the Go source is not copied).
+
+/**
+ * trustdomain.Bundle.ReplaceTrustDomainAliases for one principal: a principal of five
+ * '/'-separated parts whose first part is not "*" (`<td>/ns/<ns>/sa/<sa>`, also with a `*` at
+ * either end) and whose trust domain matches the bundle (stringMatch) or is "cluster.local" becomes
+ * one principal per trust domain of the bundle, in bundle order, without duplicates; the trust
+ * domain is kept as written where the bundle's one ends with it after a leading '*'. Anything
+ * else is kept as it is.
+ */
+export function replaceTrustDomainAliases(principal: string, bundle: string[]): string[] {
+  const parts = principal.split("/");
+  if (parts.length != 5 || parts[0] == "*") return [principal];
+  const tdp = parts[0];
+  if (!(stringMatch(tdp, bundle) || tdp == DEFAULT_TRUST_DOMAIN)) return [principal];
+  const rest = principal.substring(tdp.length);
+  const out: string[] = [];
+  for (let i = 0; i < bundle.length; i++) {
+    const td = bundle[i];
+    const v = suffixMatch(td, tdp) ? principal : td + rest;
+    if (!out.includes(v)) out.push(v);
   }
-  return true;
+  return out;
+}
+
+// trustdomain.stringMatch: a is in list, either side may be a `*`, `x*` or `*x` pattern.
+function stringMatch(a: string, list: string[]): bool {
+  for (let i = 0; i < list.length; i++) {
+    const s = list[i];
+    if (a == s || s == "*" || prefixMatch(a, s) || prefixMatch(s, a) || suffixMatch(a, s) || suffixMatch(s, a)) return true;
+  }
+  return false;
+}
+
+function prefixMatch(a: string, pattern: string): bool {
+  if (!pattern.endsWith("*")) return false;
+  return a.startsWith(pattern.substring(0, pattern.length - 1));
+}
+
+function suffixMatch(a: string, pattern: string): bool {
+  if (!pattern.startsWith("*")) return false;
+  return a.endsWith(pattern.substring(1));
 }
 
 function onlyPrincipalChars(s: string): bool {
@@ -561,16 +630,7 @@ function headerNameOf(key: string): string {
   return name.toLowerCase();
 }
 
-function pathErrorName(e: PathError): string {
-  switch (e) {
-    case PathError.EncodedSlash: return "encoded '/' or '\\'";
-    case PathError.InvalidEncoding: return "invalid percent-encoding";
-    case PathError.ControlChar: return "control character";
-    case PathError.NotAbsolute: return "not starting with '/'";
-    case PathError.TooLong: return "too long";
-    default: return "empty";
-  }
-}
+
 
 // ---------------------------------------------------------------------------------------------
 // Indexes

@@ -11,21 +11,29 @@ import { Policy, Rule, Action, HeaderCondition } from "./config";
 import { Pattern, anyMatches } from "./pattern";
 import { Bitset } from "./candidates";
 import { Identity } from "./identity";
+import { PathSpellings } from "../common/path";
 
 /**
  * Supplies `when` header values by slot (Policy.headerNames). find() returns false when the
  * header is absent, else leaves the value in buf[start, end) (repeated headers joined with ',',
- * as Envoy's header matcher sees them).
+ * as Envoy's header matcher sees them) and the number of header lines in `lines`; line(slot, k)
+ * leaves the k-th line's value there.
  */
 export abstract class HeaderSource {
   buf: ArrayBuffer = new ArrayBuffer(0);
   start: i32 = 0;
   end: i32 = 0;
+  lines: i32 = 0;
   abstract find(slot: i32): bool;
+  abstract line(slot: i32, k: i32): bool;
 }
 
 export class NoHeaders extends HeaderSource {
   find(slot: i32): bool {
+    this.lines = 0;
+    return false;
+  }
+  line(slot: i32, k: i32): bool {
     return false;
   }
 }
@@ -59,6 +67,12 @@ export class Decision {
     this.rule = null;
     this.audit = null;
   }
+
+  copyFrom(d: Decision): void {
+    this.outcome = d.outcome;
+    this.rule = d.rule;
+    this.audit = d.audit;
+  }
 }
 
 function patternsMatch(list: StaticArray<Pattern>, buf: ArrayBuffer | null, start: i32, end: i32): bool {
@@ -70,15 +84,32 @@ function portIn(list: StaticArray<i32>, port: i32): bool {
   return false;
 }
 
-function conditionHolds(c: HeaderCondition, req: RequestAttrs): bool {
+// The condition on one value of the header (null: absent).
+function valueHolds(c: HeaderCondition, v: ArrayBuffer | null, start: i32, end: i32): bool {
+  const values = c.values;
+  if (values != null && !patternsMatch(values, v, start, end)) return false;
+  const notValues = c.notValues;
+  if (notValues != null && patternsMatch(notValues, v, start, end)) return false;
+  return true;
+}
+
+/**
+ * A header sent on several lines reaches Envoy's RBAC joined with ',' ("ok,blocked"), but the
+ * application may read any one line (most frameworks' get() returns the first). Each line and the
+ * joined value are spellings: a DENY (or AUDIT) condition holds if it holds for any of them, an
+ * ALLOW condition only if it holds for all of them.
+ */
+function conditionHolds(c: HeaderCondition, req: RequestAttrs, universal: bool): bool {
   const h = req.headers;
   const present = h.find(c.slot);
-  const v: ArrayBuffer | null = present ? h.buf : null;
-  const values = c.values;
-  if (values != null && !patternsMatch(values, v, h.start, h.end)) return false;
-  const notValues = c.notValues;
-  if (notValues != null && patternsMatch(notValues, v, h.start, h.end)) return false;
-  return true;
+  const n = present ? h.lines : 0;
+  const joined = valueHolds(c, present ? h.buf : null, h.start, h.end);
+  if (n < 2 || joined != universal) return joined;
+  for (let k = 0; k < n; k++) {
+    if (!h.line(c.slot, k)) continue;
+    if (valueHolds(c, h.buf, h.start, h.end) != universal) return !universal;
+  }
+  return universal;
 }
 
 /** Does every field of `rule` hold for the request? */
@@ -108,15 +139,18 @@ export function ruleMatches(rule: Rule, req: RequestAttrs): bool {
   if (l != null && !patternsMatch(l, idBuf, id.start, id.end)) return false;
   l = rule.notPrincipals;
   if (l != null && patternsMatch(l, idBuf, id.start, id.end)) return false;
+  // Only IDs of the form /ns/<ns>/... have a namespace; for the others it is a missing attribute.
+  const nsBuf: ArrayBuffer | null = id.hasNamespace ? id.buf : null;
   l = rule.namespaces;
-  if (l != null && !patternsMatch(l, idBuf, id.nsStart, id.nsEnd)) return false;
+  if (l != null && !patternsMatch(l, nsBuf, id.nsStart, id.nsEnd)) return false;
   l = rule.notNamespaces;
-  if (l != null && patternsMatch(l, idBuf, id.nsStart, id.nsEnd)) return false;
+  if (l != null && patternsMatch(l, nsBuf, id.nsStart, id.nsEnd)) return false;
 
   const when = rule.when;
   if (when != null) {
+    const universal = rule.action == Action.Allow;
     for (let i = 0; i < when.length; i++) {
-      if (!conditionHolds(unchecked(when[i]), req)) return false;
+      if (!conditionHolds(unchecked(when[i]), req, universal)) return false;
     }
   }
   return true;
@@ -143,7 +177,7 @@ export class Evaluator {
     const id = req.identity;
     if (id.valid) {
       if (!p.principalIndex.empty) p.principalIndex.collect(id.buf, id.start, id.end, c);
-      if (!p.namespaceIndex.empty) p.namespaceIndex.collect(id.buf, id.nsStart, id.nsEnd, c);
+      if (!p.namespaceIndex.empty && id.hasNamespace) p.namespaceIndex.collect(id.buf, id.nsStart, id.nsEnd, c);
     }
     const method = req.method;
     if (method != null && !p.methodIndex.empty) p.methodIndex.collect(method, 0, method.byteLength, c);
@@ -160,6 +194,43 @@ export class Evaluator {
     }
     return -1;
   }
+
+  /**
+   * Decides for every spelling of the path (common/path.ts): the request is allowed only if each
+   * spelling is, so a DENY rule or a notPaths exclusion that matches any way the application may
+   * read the path applies, and an ALLOW rule allows only what it matches in every reading. The
+   * decision (and authz.rule) is the first spelling's unless a later one is denied; a denial names
+   * a matching DENY rule of any spelling when there is one. The first AUDIT match of any spelling
+   * is kept. `spellings` null: req.path is the only spelling.
+   */
+  evaluateSpellings(req: RequestAttrs, spellings: PathSpellings | null, out: Decision): void {
+    const n = spellings == null ? 1 : spellings.count;
+    if (spellings != null && n > 0) {
+      req.path = spellings.buffer(0);
+      req.pathLen = spellings.length(0);
+    }
+    this.evaluate(req, out);
+    // Only rules on paths can tell the spellings apart.
+    if (n <= 1 || !this.policy.needsPath) return;
+    let total = this.evaluated;
+    const d = this.scratch;
+    for (let i = 1; i < n && (out.outcome == Outcome.Allow || out.rule == null); i++) {
+      req.path = spellings!.buffer(i);
+      req.pathLen = spellings!.length(i);
+      this.evaluate(req, d);
+      total += this.evaluated;
+      if (out.audit == null) out.audit = d.audit;
+      if (d.outcome == Outcome.Deny) {
+        if (out.outcome == Outcome.Allow || d.rule != null) out.rule = d.rule;
+        out.outcome = Outcome.Deny;
+      }
+    }
+    this.evaluated = total;
+    req.path = spellings!.buffer(0);
+    req.pathLen = spellings!.length(0);
+  }
+
+  private scratch: Decision = new Decision();
 
   evaluate(req: RequestAttrs, out: Decision): void {
     out.reset();

@@ -8,10 +8,10 @@ import {
   HeaderPair, Counter, log, log_enabled, get_property_bytes, set_property_bytes, get_header_map_value,
   get_header_map_flat_pairs, send_local_response,
 } from "@solo-io/proxy-runtime/assembly/runtime";
-import { PathNormalizer, PathError } from "../common/path";
+import { PathSpellings, PathError, PathNormalization, pathErrorText } from "../common/path";
 import { Policy, IdentitySource, compileConfig } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
-import { parseIstioSpiffe, xfccLastUri } from "./identity";
+import { authenticate, xfccLastUri } from "./identity";
 
 const ROOT_ID = "authz";
 
@@ -49,7 +49,7 @@ export class AuthzRoot extends RootContext {
   // Per-VM scratch reused by every stream (a VM runs one callback at a time).
   attrs: RequestAttrs = new RequestAttrs();
   decision: Decision = new Decision();
-  normalizer: PathNormalizer = new PathNormalizer();
+  spellings: PathSpellings = new PathSpellings();
   headers: StreamHeaders = new StreamHeaders();
 
   onConfigure(configuration_size: u32): bool {
@@ -67,7 +67,8 @@ export class AuthzRoot extends RootContext {
     if (this.metrics == null) this.metrics = new Metrics();
     if (log_enabled(LogLevelValues.info)) {
       log(LogLevelValues.info, ROOT_ID + ": configured " + policy.rules.length.toString() + " rules (" +
-        (policy.enforce ? "enforce" : "dry-run") + ", trust domain " + policy.trustDomain + ")");
+        (policy.enforce ? "enforce" : "dry-run") + ", trust domain " + policy.trustDomain +
+        (policy.trustDomainAliases.length > 0 ? ", aliases " + policy.trustDomainAliases.join(", ") : "") + ")");
     }
     return true;
   }
@@ -98,11 +99,31 @@ class StreamHeaders extends HeaderSource {
   }
 
   find(slot: i32): bool {
+    this.lines = 0;
     if (slot < 0 || slot >= this.names.length) return false;
     if (!this.loaded) this.load();
     const pairs = this.pairs;
     if (pairs == null) return false;
     return this.findName(pairs, unchecked(this.names[slot]));
+  }
+
+  line(slot: i32, k: i32): bool {
+    if (slot < 0 || slot >= this.names.length) return false;
+    if (!this.loaded) this.load();
+    const pairs = this.pairs;
+    if (pairs == null) return false;
+    const name = unchecked(this.names[slot]);
+    const it = this.iter.reset(pairs);
+    let i = 0;
+    while (it.next()) {
+      if (!it.keyIs(name)) continue;
+      if (i++ < k) continue;
+      this.buf = pairs;
+      this.start = it.valueStart;
+      this.end = it.valueEnd;
+      return true;
+    }
+    return false;
   }
 
   /** True when exactly one header is named `name`; its value is then in buf[start, end). */
@@ -138,6 +159,7 @@ class StreamHeaders extends HeaderSource {
       total += it.valueEnd - it.valueStart;
       count++;
     }
+    this.lines = count;
     if (count <= 1) return count == 1;
     // Repeated header: join the values with ',' (Envoy's getAllOfHeaderAsString); rare.
     const joined = new ArrayBuffer(total + count - 1);
@@ -253,15 +275,21 @@ class AuthzStream extends Context {
     // paths (unsafePathAction "deny").
     const rawPath = get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH);
     let unsafe = false;
+    let spellings: PathSpellings | null = null;
     req.path = null;
     req.pathLen = 0;
     if (rawPath != null) {
-      const e = root.normalizer.normalize(rawPath);
+      const all = root.spellings;
+      let e = all.compute(rawPath, policy.pathNormalization);
+      // "evaluate": a path the declared level cannot have delivered gets every spelling.
+      if (e == PathError.NotNormalized && !policy.unsafePathDeny) e = all.compute(rawPath, PathNormalization.None);
       if (e == PathError.None) {
-        req.path = root.normalizer.buffer;
-        req.pathLen = root.normalizer.length;
+        spellings = all;
       } else if (policy.unsafePathDeny) {
         unsafe = true;
+        if (log_enabled(LogLevelValues.debug)) {
+          log(LogLevelValues.debug, ROOT_ID + ": unsafe path (" + pathErrorText(e) + ")");
+        }
       } else {
         // "evaluate": match the path as received, without query and fragment.
         req.path = rawPath;
@@ -278,7 +306,7 @@ class AuthzStream extends Context {
     if (policy.needsIdentity) this.readIdentity(policy, req);
     else req.identity.clear();
 
-    evaluator.evaluate(req, decision);
+    evaluator.evaluateSpellings(req, spellings, decision);
     const rule = decision.rule;
     if (decision.outcome == Outcome.Deny) {
       return this.finish(policy, metrics, decision, rule == null ? null : rule.nameBytes, rule == null ? DETAILS_NO_MATCH : rule.details);
@@ -295,7 +323,7 @@ class AuthzStream extends Context {
       if (src == IdentitySource.PeerCertificate) {
         // Envoy reports only the first URI SAN of the peer certificate; absent without TLS.
         const san = get_property_bytes(PEER_URI_SAN);
-        if (san != null && parseIstioSpiffe(san, 0, san.byteLength, policy.trustDomainBytes, id)) return;
+        if (san != null && authenticate(san, 0, san.byteLength, policy.accepted, id)) return;
       } else {
         // Exactly one XFCC header, strictly well-formed; its last element names the caller.
         const headers = this.root.headers;
@@ -303,7 +331,7 @@ class AuthzStream extends Context {
         const xfcc = headers.buf;
         const uri = xfccLastUri(xfcc, headers.start, headers.end);
         if (uri < 0) continue;
-        if (parseIstioSpiffe(xfcc, <i32>(uri >> 32), <i32>(uri & 0xffffffff), policy.trustDomainBytes, id)) return;
+        if (authenticate(xfcc, <i32>(uri >> 32), <i32>(uri & 0xffffffff), policy.accepted, id)) return;
       }
     }
   }

@@ -1,9 +1,10 @@
-// Caller identity: a strictly parsed Istio SPIFFE ID in the configured trust domain, taken from
-// the peer certificate's first URI SAN or (only when configured) the last element of
-// x-forwarded-client-cert. Anything else means "unauthenticated"; there is no partial identity.
+// Caller identity: a strictly parsed SPIFFE ID (common/spiffe.ts, the validator the access log
+// shares) from the peer certificate's first URI SAN or (only when configured) the last element of
+// x-forwarded-client-cert, in a trust domain the configuration accepts (any, unless
+// acceptedTrustDomains lists them). Anything else means "unauthenticated"; there is no partial
+// identity.
 
-import { rangeEquals } from "../common/bytes";
-import { SpiffeId, SpiffeError, parseIstioIdentity, SPIFFE_MAX_BYTES } from "../common/spiffe";
+import { SpiffeId, TrustDomains, authenticatedSpiffeId, SPIFFE_MAX_BYTES } from "../common/spiffe";
 
 /** SPIFFE IDs are at most 2048 bytes (SPIFFE ID spec, "Maximum SPIFFE ID Length"). */
 export const MAX_SPIFFE_ID_BYTES: i32 = SPIFFE_MAX_BYTES;
@@ -11,10 +12,10 @@ export const MAX_SPIFFE_ID_BYTES: i32 = SPIFFE_MAX_BYTES;
 /** A verified identity: slices into `buf` (host bytes, not copied). */
 export class Identity {
   buf: ArrayBuffer = new ArrayBuffer(0);
-  /** The full ID `spiffe://td/ns/<ns>/sa/<sa>`. */
+  /** The full ID `spiffe://td/path`. */
   start: i32 = 0;
   end: i32 = 0;
-  /** The namespace segment. */
+  /** The namespace segment of a `/ns/<ns>/...` ID; nsStart == nsEnd for other IDs. */
   nsStart: i32 = 0;
   nsEnd: i32 = 0;
   valid: bool = false;
@@ -24,78 +25,30 @@ export class Identity {
     this.buf = EMPTY;
     this.start = this.end = this.nsStart = this.nsEnd = 0;
   }
+
+  get hasNamespace(): bool {
+    return this.valid && this.nsEnd > this.nsStart;
+  }
 }
 
 const EMPTY = new ArrayBuffer(0);
-
-// SPIFFE path segment characters (letters, digits, '.', '-', '_'), per the SPIFFE ID spec.
-// @ts-ignore: decorator
-@inline
-function isSegmentChar(c: u32): bool {
-  return (c - 0x30 < 10) || ((c | 0x20) - 0x61 < 26) || c == 0x2e || c == 0x2d || c == 0x5f;
-}
-
-// SPIFFE trust domain characters: lower-case letters, digits, '.', '-', '_'.
-// @ts-ignore: decorator
-@inline
-function isTrustDomainChar(c: u32): bool {
-  return (c - 0x30 < 10) || (c - 0x61 < 26) || c == 0x2e || c == 0x2d || c == 0x5f;
-}
-
-/** A trust domain as the SPIFFE spec allows it (config-time check). */
-export function isValidTrustDomain(td: string): bool {
-  if (td.length == 0 || td.length > 255) return false;
-  for (let i = 0; i < td.length; i++) {
-    if (!isTrustDomainChar(<u32>td.charCodeAt(i))) return false;
-  }
-  return true;
-}
-
-/** A SPIFFE path segment: non-empty, allowed characters only, not "." or "..". */
-export function isValidSegment(buf: ArrayBuffer, start: i32, end: i32): bool {
-  if (start >= end) return false;
-  const p = changetype<usize>(buf);
-  for (let i = start; i < end; i++) {
-    if (!isSegmentChar(<u32>load<u8>(p + <usize>i))) return false;
-  }
-  const n = end - start;
-  if (n <= 2 && load<u8>(p + <usize>start) == 0x2e && (n == 1 || load<u8>(p + <usize>(start + 1)) == 0x2e)) return false;
-  return true;
-}
+const SCRATCH_ID = new SpiffeId();
 
 /**
- * Parses buf[start, end) as exactly `spiffe://<trustDomain>/ns/<ns>/sa/<sa>` (trust domain given
- * as bytes) with common/spiffe's strict parser. Fills `out` and returns true; on any deviation
- * (other scheme or case, another trust domain, extra or missing segments, empty or "."/".."
- * segments, percent-encoding, query, fragment, port, user info, trailing slash, over-long)
- * returns false and leaves out invalid.
+ * Authenticates buf[start, end) as a caller: a valid SPIFFE ID in a trust domain `accepted`
+ * accepts. Fills `out` (offsets into buf, no copy) and returns true; otherwise out is invalid.
  */
-export function parseIstioSpiffe(buf: ArrayBuffer, start: i32, end: i32, trustDomain: ArrayBuffer, out: Identity): bool {
+export function authenticate(buf: ArrayBuffer, start: i32, end: i32, accepted: TrustDomains, out: Identity): bool {
   out.clear();
-  if (start < 0 || end > buf.byteLength || start >= end) return false;
-  if (end - start > MAX_SPIFFE_ID_BYTES) return false;
-  // The common parser reads a whole buffer; only an XFCC value is a sub-range (and is copied).
-  const whole = start == 0 && end == buf.byteLength;
-  const b = whole ? buf : buf.slice(start, end);
   const sid = SCRATCH_ID;
-  if (parseIstioIdentity(b, sid) != SpiffeError.None) return false;
-  if (!rangeEquals(b, sid.tdStart, sid.tdEnd, trustDomain)) return false;
-  out.buf = b;
-  out.start = 0;
-  out.end = b.byteLength;
+  if (!authenticatedSpiffeId(buf, start, end, accepted, sid)) return false;
+  out.buf = buf;
+  out.start = sid.start;
+  out.end = sid.end;
   out.nsStart = sid.nsStart;
   out.nsEnd = sid.nsEnd;
   out.valid = true;
   return true;
-}
-
-const SCRATCH_ID = new SpiffeId();
-
-/** Config-time form of parseIstioSpiffe for a string. */
-export function isIstioSpiffeId(s: string, trustDomain: string): bool {
-  const buf = String.UTF8.encode(s);
-  const id = new Identity();
-  return parseIstioSpiffe(buf, 0, buf.byteLength, String.UTF8.encode(trustDomain), id);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -97,24 +97,29 @@ export function compileTemplate(s: string, err: StaticArray<string>): Pattern | 
     err[0] = "a path template must start with '/'";
     return null;
   }
+  // Literal runs are substrings of s between operators (a string built up segment by segment
+  // would be copied once per segment: quadratic for a long template).
   const segs = s.split("/");
   const kinds = new Array<u8>();
   const lits = new Array<ArrayBuffer>();
-  let pending = "";
+  let pendingStart = 0; // s[pendingStart, pos) is the literal run so far
+  let pos = 0; // offset of the '/' before segs[i]
   let firstLiteral = "";
   let sawOperator = false;
   for (let i = 1; i < segs.length; i++) {
     const seg = segs[i];
-    pending += "/";
+    const segStart = pos + 1;
+    pos = segStart + seg.length;
     if (seg == "{*}" || seg == "{**}") {
       if (seg == "{**}" && i != segs.length - 1) {
         err[0] = "'{**}' must be the last segment of a path template";
         return null;
       }
+      const literal = s.substring(pendingStart, segStart);
       kinds.push(<u8>TemplatePart.Literal);
-      lits.push(String.UTF8.encode(pending));
-      if (!sawOperator) firstLiteral = pending;
-      pending = "";
+      lits.push(String.UTF8.encode(literal));
+      if (!sawOperator) firstLiteral = literal;
+      pendingStart = pos;
       sawOperator = true;
       kinds.push(<u8>(seg == "{*}" ? TemplatePart.Segment : TemplatePart.Rest));
       lits.push(new ArrayBuffer(0));
@@ -128,11 +133,10 @@ export function compileTemplate(s: string, err: StaticArray<string>): Pattern | 
       err[0] = "'*' is not allowed inside a path template; use '{*}' or '{**}'";
       return null;
     }
-    pending += seg;
   }
-  if (pending.length > 0) {
+  if (pos > pendingStart) {
     kinds.push(<u8>TemplatePart.Literal);
-    lits.push(String.UTF8.encode(pending));
+    lits.push(String.UTF8.encode(s.substring(pendingStart, pos)));
   }
   const pat = new Pattern(PatternKind.Template, String.UTF8.encode(firstLiteral));
   const k = new StaticArray<u8>(kinds.length);

@@ -1,5 +1,6 @@
 import {
   parseJson, parseJsonString, JsonKind, JsonValue, jsonQuote, ConfigReader, fieldPath, indexPath,
+  QUOTE_MAX_CHARS, MAX_REPORTED_ERRORS,
 } from "./json";
 import { b, raw, cat } from "./spec-helpers";
 
@@ -48,6 +49,13 @@ describe("parseJson: values", () => {
   it("decodes every escape, including surrogate pairs", () => {
     const v = parseJsonString("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\\u20AC\\ud834\\udd1e\\u0000\"").value!;
     expect(v.text).toBe("\"\\/\b\f\n\r\tAé€𝄞\u0000");
+  });
+  it("decodes escapes mixed with multi-byte UTF-8 runs, in long strings", () => {
+    expect(parseJsonString("\"é\\n€\\t𝄞x\\u0041\"").value!.text).toBe("é\n€\t𝄞xA");
+    // Every character an escape: one buffer for the whole value, two strings in a row reuse it.
+    const v = parseJsonString("[\"" + "\\n".repeat(100000) + "\",\"a\\\"b\"]").value!;
+    expect(v.at(0)!.text).toBe("\n".repeat(100000));
+    expect(v.at(1)!.text).toBe("a\"b");
   });
   it("passes raw UTF-8 through", () => {
     expect(parseJsonString("\"héllo €𝄞\"").value!.text).toBe("héllo €𝄞");
@@ -119,6 +127,20 @@ describe("parseJson: errors carry an offset and a clear message", () => {
     // Same key in different objects is fine.
     expect(parseJsonString("[{\"a\":1},{\"a\":2}]").ok).toBe(true);
   });
+  it("finds duplicate keys in large objects too (checked with a set past 16 keys)", () => {
+    const keys: string[] = [];
+    for (let i = 0; i < 1000; i++) keys.push("\"k" + i.toString() + "\":" + i.toString());
+    expect(parseJsonString("{" + keys.join(",") + "}").value!.length).toBe(1000);
+    for (let dup = 0; dup < 1000; dup += 333) {
+      const r = parseJsonString("{" + keys.join(",") + ",\"k" + dup.toString() + "\":0}");
+      expect(r.error).toBe("duplicate object key \"k" + dup.toString() + "\"");
+    }
+    // The 17th key repeating the 1st, and the 18th repeating the 17th.
+    const first: string[] = [];
+    for (let i = 0; i < 16; i++) first.push("\"k" + i.toString() + "\":0");
+    expect(parseJsonString("{" + first.join(",") + ",\"k0\":1}").error).toBe("duplicate object key \"k0\"");
+    expect(parseJsonString("{" + first.join(",") + ",\"x\":1,\"x\":2}").error).toBe("duplicate object key \"x\"");
+  });
   it("rejects structural mistakes", () => {
     expect(err("{\"a\" 1}")).toBe("expected ':' after object key, found '1'");
     expect(err("{1:2}")).toBe("expected a string object key, found '1'");
@@ -150,9 +172,35 @@ describe("jsonQuote", () => {
     expect(jsonQuote("a\"b\\c\n\u0001")).toBe("\"a\\\"b\\\\c\\n\\u0001\"");
     expect(jsonQuote("é")).toBe("\"é\"");
   });
+  it("quotes a long value as a bounded prefix and its length in bytes", () => {
+    const exact = "a".repeat(QUOTE_MAX_CHARS);
+    expect(jsonQuote(exact)).toBe("\"" + exact + "\"");
+    expect(jsonQuote(exact + "b")).toBe("\"" + exact + "\"… (" + (QUOTE_MAX_CHARS + 1).toString() + " bytes)");
+    const big = "é".repeat(1 << 20);
+    const q = jsonQuote(big);
+    expect(q).toBe("\"" + "é".repeat(QUOTE_MAX_CHARS) + "\"… (2097152 bytes)");
+    // Escapes count once per character; a surrogate pair is never split.
+    expect(jsonQuote("\n".repeat(1000)).length).toBe(2 + 2 * QUOTE_MAX_CHARS + " … (1000 bytes)".length - 1);
+    const pairs = "x" + "𝄞".repeat(100);
+    expect(jsonQuote(pairs)).toBe("\"x" + "𝄞".repeat((QUOTE_MAX_CHARS - 2) / 2) + "\"… (401 bytes)");
+  });
 });
 
 describe("ConfigReader", () => {
+  it("keeps the first problems and counts the rest", () => {
+    const r = new ConfigReader();
+    for (let i = 0; i < MAX_REPORTED_ERRORS + 50; i++) r.error(indexPath("x", i), "bad");
+    expect(r.ok).toBe(false);
+    expect(r.count).toBe(MAX_REPORTED_ERRORS + 50);
+    expect(r.errors.length).toBe(MAX_REPORTED_ERRORS);
+    const list = r.list();
+    expect(list.length).toBe(MAX_REPORTED_ERRORS + 1);
+    expect(list[0]).toBe("x[0]: bad");
+    expect(list[MAX_REPORTED_ERRORS]).toBe("... and 50 more problems (only the first 100 are listed)");
+    const few = new ConfigReader();
+    few.error("", "one");
+    expect(few.list().join("|")).toBe("one");
+  });
   it("builds field paths", () => {
     expect(fieldPath("", "rules")).toBe("rules");
     expect(indexPath(fieldPath(indexPath("rules", 2) + ".match", "sourceCidrs"), 0)).toBe("rules[2].match.sourceCidrs[0]");

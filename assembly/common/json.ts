@@ -174,6 +174,8 @@ export const DEFAULT_MAX_DEPTH: i32 = 64;
 // Strings up to this many bytes are interned, at most MAX_INTERNED distinct ones per document.
 const MAX_INTERNED_BYTES: i32 = 32;
 const MAX_INTERNED: i32 = 1024;
+// Objects with more keys than this check duplicates with a set instead of a scan.
+const SCAN_KEYS: i32 = 16;
 // The recursive descent uses AssemblyScript's shadow stack (32 KiB with the incremental runtime);
 // overflowing it aborts the module, so the depth is capped well inside it.
 export const MAX_DEPTH_LIMIT: i32 = 128;
@@ -202,6 +204,76 @@ export function parseJsonString(s: string, maxDepth: i32 = DEFAULT_MAX_DEPTH): J
   return parseJson(String.UTF8.encode(s), maxDepth);
 }
 
+/** A growable UTF-16 buffer: appends are amortized O(1), take() copies the text out once. */
+class Utf16Builder {
+  private buf: ArrayBuffer = new ArrayBuffer(64);
+  private n: i32 = 0; // code units
+
+  reset(): void {
+    this.n = 0;
+  }
+
+  private reserve(extra: i32): void {
+    const need = (<i64>this.n + <i64>extra) << 1;
+    if (need <= <i64>this.buf.byteLength) return;
+    let cap = <i64>this.buf.byteLength << 1;
+    if (cap < need) cap = need;
+    const nb = new ArrayBuffer(<i32>cap);
+    memory.copy(changetype<usize>(nb), changetype<usize>(this.buf), <usize>this.n << 1);
+    this.buf = nb;
+  }
+
+  unit(u: i32): void {
+    this.reserve(1);
+    store<u16>(changetype<usize>(this.buf) + (<usize>this.n << 1), <u16>u);
+    this.n++;
+  }
+
+  /** Appends the UTF-8 bytes p[start, end), already validated by the parser. */
+  utf8(p: usize, start: i32, end: i32): void {
+    if (end <= start) return;
+    this.reserve(end - start); // never more code units than bytes
+    const o = changetype<usize>(this.buf);
+    let n = this.n;
+    let i = start;
+    while (i < end) {
+      const c = <u32>load<u8>(p + <usize>i);
+      let cp: u32;
+      if (c < 0x80) {
+        cp = c;
+        i++;
+      } else if (c < 0xe0) {
+        cp = ((c & 0x1f) << 6) | (<u32>load<u8>(p + <usize>i + 1) & 0x3f);
+        i += 2;
+      } else if (c < 0xf0) {
+        cp = ((c & 0x0f) << 12) | ((<u32>load<u8>(p + <usize>i + 1) & 0x3f) << 6) | (<u32>load<u8>(p + <usize>i + 2) & 0x3f);
+        i += 3;
+      } else {
+        cp = ((c & 0x07) << 18) | ((<u32>load<u8>(p + <usize>i + 1) & 0x3f) << 12) |
+          ((<u32>load<u8>(p + <usize>i + 2) & 0x3f) << 6) | (<u32>load<u8>(p + <usize>i + 3) & 0x3f);
+        i += 4;
+      }
+      if (cp >= 0x10000) {
+        cp -= 0x10000;
+        store<u16>(o + (<usize>n << 1), <u16>(0xd800 | (cp >> 10)));
+        store<u16>(o + (<usize>(n + 1) << 1), <u16>(0xdc00 | (cp & 0x3ff)));
+        n += 2;
+      } else {
+        store<u16>(o + (<usize>n << 1), <u16>cp);
+        n++;
+      }
+    }
+    this.n = n;
+  }
+
+  /** The text so far as a string; the builder is empty afterwards. */
+  take(): string {
+    const s = String.UTF16.decodeUnsafe(changetype<usize>(this.buf), <usize>this.n << 1);
+    this.n = 0;
+    return s;
+  }
+}
+
 class Parser {
   p: usize;
   len: i32;
@@ -217,6 +289,8 @@ class Parser {
   // Short strings seen so far (keys, "ALLOW", "GET", ...), so a document with thousands of
   // rules holds one copy of each; keyed by a hash of the source bytes, confirmed by comparison.
   interned: Map<u32, string> = new Map<u32, string>();
+  // The decoded text of a string with escapes, reused for every such string of the document.
+  units: Utf16Builder = new Utf16Builder();
 
   constructor(src: ArrayBuffer, maxDepth: i32) {
     this.src = src;
@@ -369,14 +443,16 @@ class Parser {
     return v;
   }
 
-  // Decodes a string token; pos is at the opening quote.
+  // Decodes a string token; pos is at the opening quote. Linear in the token's length: a string
+  // with escapes is assembled in one UTF-16 buffer (concatenating per escape would copy the
+  // whole prefix each time, quadratic on a value of megabytes of "\n").
   parseString(): string | null {
     const open = this.pos;
     this.pos++;
-    let out = "";
     let escaped = false;
     let ascii = true;
     let runStart = this.pos;
+    const out = this.units;
     while (true) {
       if (this.pos >= this.len) {
         this.failAt(open, "unterminated string");
@@ -388,27 +464,29 @@ class Parser {
         this.pos++;
         // Without escapes the value is the source slice: decode it once, no concatenation.
         if (!escaped) return ascii ? this.asciiSlice(runStart, end) : String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(end - runStart));
-        return out + String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(end - runStart));
+        out.utf8(this.p, runStart, end);
+        return out.take();
       }
       if (c < 0x20) {
         this.fail("control character " + this.describeByte(c) + " must be escaped in strings");
         return null;
       }
       if (c == 0x5c) {
+        if (!escaped) out.reset();
         escaped = true;
-        out += String.UTF8.decodeUnsafe(this.p + <usize>runStart, <usize>(this.pos - runStart));
+        out.utf8(this.p, runStart, this.pos);
         const escPos = this.pos;
         this.pos++;
         const e = this.peek();
         this.pos++;
-        if (e == 0x22) out += "\"";
-        else if (e == 0x5c) out += "\\";
-        else if (e == 0x2f) out += "/";
-        else if (e == 0x62) out += "\b";
-        else if (e == 0x66) out += "\f";
-        else if (e == 0x6e) out += "\n";
-        else if (e == 0x72) out += "\r";
-        else if (e == 0x74) out += "\t";
+        if (e == 0x22) out.unit(0x22);
+        else if (e == 0x5c) out.unit(0x5c);
+        else if (e == 0x2f) out.unit(0x2f);
+        else if (e == 0x62) out.unit(0x08);
+        else if (e == 0x66) out.unit(0x0c);
+        else if (e == 0x6e) out.unit(0x0a);
+        else if (e == 0x72) out.unit(0x0d);
+        else if (e == 0x74) out.unit(0x09);
         else if (e == 0x75) {
           const u = this.hex4();
           if (u < 0) return null;
@@ -428,9 +506,10 @@ class Parser {
               this.failAt(escPos, "unpaired high surrogate in \\u escape");
               return null;
             }
-            out += String.fromCharCode(u, lo);
+            out.unit(u);
+            out.unit(lo);
           } else {
-            out += String.fromCharCode(u);
+            out.unit(u);
           }
         } else {
           this.failAt(escPos, "invalid escape sequence");
@@ -519,6 +598,7 @@ class Parser {
     }
     const baseValues = this.stackValues.length;
     const baseKeys = this.stackKeys.length;
+    let seen: Set<string> | null = null;
     while (true) {
       this.skipWs();
       const keyPos = this.pos;
@@ -528,13 +608,22 @@ class Parser {
       }
       const key = this.parseString();
       if (key == null) return null;
+      // Duplicate keys: a scan while the object is small, a set once it is not (a scan per key
+      // would be quadratic on an object of hundreds of thousands of keys).
       const keys = this.stackKeys;
-      for (let i = baseKeys; i < keys.length; i++) {
-        if (keys[i] == key) {
-          this.failAt(keyPos, "duplicate object key " + jsonQuote(key));
-          return null;
-        }
+      const count = keys.length - baseKeys;
+      if (count == SCAN_KEYS) {
+        seen = new Set<string>();
+        for (let i = baseKeys; i < keys.length; i++) seen.add(unchecked(keys[i]));
       }
+      let duplicate = false;
+      if (seen != null) duplicate = seen.has(key);
+      else for (let i = baseKeys; i < keys.length && !duplicate; i++) duplicate = unchecked(keys[i]) == key;
+      if (duplicate) {
+        this.failAt(keyPos, "duplicate object key " + jsonQuote(key));
+        return null;
+      }
+      if (seen != null) seen.add(key);
       this.skipWs();
       if (this.peek() != 0x3a) {
         this.fail("expected ':' after object key, found " + this.describeByte(this.peek()));
@@ -563,26 +652,53 @@ class Parser {
   }
 }
 
-/** s as a JSON string literal (quoted, escaped), for error messages that quote user input. */
+/** Characters of a value quoted in full; a longer one is cut (see jsonQuote). */
+export const QUOTE_MAX_CHARS: i32 = 120;
+
+/**
+ * s as a JSON string literal (quoted, escaped), for error messages that quote user input. A value
+ * longer than QUOTE_MAX_CHARS characters is quoted as its first QUOTE_MAX_CHARS characters
+ * followed by `…` and its length in bytes: `"aaaa"… (5242880 bytes)`. So an error line stays short
+ * and costs time linear in the prefix, however large the offending value.
+ */
 export function jsonQuote(s: string): string {
-  let out = "\"";
-  for (let i = 0; i < s.length; i++) {
+  const n = s.length;
+  let cut = n > QUOTE_MAX_CHARS ? QUOTE_MAX_CHARS : n;
+  // Never split a surrogate pair.
+  if (cut < n && cut > 0) {
+    const last = s.charCodeAt(cut - 1);
+    if (last >= 0xd800 && last <= 0xdbff) cut--;
+  }
+  const parts = new Array<string>();
+  parts.push("\"");
+  let runStart = 0;
+  for (let i = 0; i < cut; i++) {
     const c = s.charCodeAt(i);
-    if (c == 0x22) out += "\\\"";
-    else if (c == 0x5c) out += "\\\\";
-    else if (c == 0x0a) out += "\\n";
-    else if (c == 0x0d) out += "\\r";
-    else if (c == 0x09) out += "\\t";
+    let esc = "";
+    if (c == 0x22) esc = "\\\"";
+    else if (c == 0x5c) esc = "\\\\";
+    else if (c == 0x0a) esc = "\\n";
+    else if (c == 0x0d) esc = "\\r";
+    else if (c == 0x09) esc = "\\t";
     else if (c < 0x20 || c == 0x7f) {
       const h = c.toString(16);
-      out += "\\u" + "0000".substring(h.length) + h;
-    } else out += String.fromCharCode(c);
+      esc = "\\u" + "0000".substring(h.length) + h;
+    } else continue;
+    if (i > runStart) parts.push(s.substring(runStart, i));
+    parts.push(esc);
+    runStart = i + 1;
   }
-  return out + "\"";
+  if (cut > runStart) parts.push(s.substring(runStart, cut));
+  parts.push("\"");
+  if (cut < n) parts.push("… (" + String.UTF8.byteLength(s).toString() + " bytes)");
+  return parts.join("");
 }
 
 // ---------------------------------------------------------------------------------------------
 // ConfigReader
+
+/** Problems listed per configuration; further ones are counted in one last line. */
+export const MAX_REPORTED_ERRORS: i32 = 100;
 
 /** `parent.key` (or `key` at the root). */
 export function fieldPath(parent: string, key: string): string {
@@ -629,20 +745,37 @@ function okString(v: JsonValue, allowEmpty: bool): bool {
  * A missing optional field or explicit JSON null yields the default without error.
  */
 export class ConfigReader {
+  /** The first MAX_REPORTED_ERRORS problems, in the order found (see list()). */
   errors: string[] = [];
+  /** Every problem found, including those not kept in `errors`. */
+  count: i32 = 0;
 
   get ok(): bool {
-    return this.errors.length == 0;
+    return this.count == 0;
   }
 
-  /** Records `path: message` (or just message at the root). */
+  /**
+   * Records `path: message` (or just message at the root). Only the first MAX_REPORTED_ERRORS
+   * are kept: a configuration with a million bad list entries gets a short report, not a million
+   * log lines and the memory to build them.
+   */
   error(path: string, message: string): void {
+    this.count++;
+    if (this.errors.length >= MAX_REPORTED_ERRORS) return;
     this.errors.push(path.length == 0 ? message : path + ": " + message);
+  }
+
+  /** The kept problems, plus a last line counting those left out. */
+  list(): string[] {
+    const out = this.errors.slice(0);
+    const more = this.count - this.errors.length;
+    if (more > 0) out.push("... and " + more.toString() + " more problems (only the first " + MAX_REPORTED_ERRORS.toString() + " are listed)");
+    return out;
   }
 
   /** All errors, one per line. */
   report(): string {
-    return this.errors.join("\n");
+    return this.list().join("\n");
   }
 
   /** Requires obj to be an object; reports `path: must be an object, got array`. */

@@ -1,4 +1,4 @@
-import { PathNormalizer, PathError, pathErrorText, MAX_PATH_BYTES } from "./path";
+import { PathNormalizer, PathSpellings, PathNormalization, PathError, pathErrorText, parsePathNormalization, MAX_PATH_BYTES } from "./path";
 import { b, raw, cat } from "./spec-helpers";
 
 const N = new PathNormalizer();
@@ -159,5 +159,85 @@ describe("normalizePath: malformed and huge input", () => {
     expect(String.UTF8.decode(N.toArrayBuffer())).toBe("/y");
     expect(N.normalize(b(""))).toBe(PathError.Empty);
     expect(N.length).toBe(0);
+  });
+});
+
+describe("path parameters on dot and empty segments (servlet containers strip them)", () => {
+  it("refuses . and .. segments with parameters, raw or encoded", () => {
+    const bad = ["/x/..;/admin", "/x/.;/admin", "/x/..;jsessionid=1/a", "/x/%2e%2e;/a", "/x/.%2E;x/a", "/x/..%3B/a", "/x/..%3bx", "/..;", "/x/.;"];
+    for (let i = 0; i < bad.length; i++) expect(norm(bad[i])).toBe("ERR:" + pathErrorText(PathError.ParamSegment), bad[i]);
+  });
+  it("refuses an empty segment with parameters before another segment, but not at the end", () => {
+    expect(norm("/;x/admin")).toBe("ERR:" + pathErrorText(PathError.ParamSegment));
+    expect(norm("/api/;/admin")).toBe("ERR:" + pathErrorText(PathError.ParamSegment));
+    expect(norm("/app/;jsessionid=1")).toBe("/app/;jsessionid=1");
+  });
+  it("keeps parameters on ordinary segments", () => {
+    expect(norm("/admin;x")).toBe("/admin;x");
+    expect(norm("/a;b/c;d=1")).toBe("/a;b/c;d=1");
+    expect(norm("/...;x/a")).toBe("/...;x/a");
+    expect(norm("/a.;/b")).toBe("/a.;/b");
+  });
+});
+
+const SP = new PathSpellings();
+
+/** The spellings joined with " | ", or "ERR:<text>". */
+function spell(path: string, level: PathNormalization): string {
+  const e = SP.compute(b(path), level);
+  if (e != PathError.None) return "ERR:" + pathErrorText(e);
+  const out: string[] = [];
+  for (let i = 0; i < SP.count; i++) out.push(SP.toString(i));
+  return out.join(" | ");
+}
+
+describe("PathSpellings", () => {
+  it("names the levels as Istio's MeshConfig does", () => {
+    expect(parsePathNormalization("BASE")).toBe(PathNormalization.Base);
+    expect(parsePathNormalization("NONE")).toBe(PathNormalization.None);
+    expect(parsePathNormalization("MERGE_SLASHES")).toBe(PathNormalization.MergeSlashes);
+    expect(parsePathNormalization("DECODE_AND_MERGE_SLASHES")).toBe(PathNormalization.DecodeAndMergeSlashes);
+    expect(parsePathNormalization("base")).toBe(-1);
+  });
+  it("gives a canonical path one spelling at every level", () => {
+    expect(spell("/api/v1/orders?x=//y", PathNormalization.Base)).toBe("/api/v1/orders");
+    expect(spell("/api/v1/orders", PathNormalization.None)).toBe("/api/v1/orders");
+    expect(spell("/api/v1/orders", PathNormalization.MergeSlashes)).toBe("/api/v1/orders");
+  });
+  it("BASE: the path as delivered and with slashes merged", () => {
+    expect(spell("//public/admin", PathNormalization.Base)).toBe("//public/admin | /public/admin");
+    expect(spell("/a//b///c/", PathNormalization.Base)).toBe("/a//b///c/ | /a/b/c/");
+    expect(spell("/%61dmin", PathNormalization.Base)).toBe("/admin");
+  });
+  it("BASE: what BASE cannot deliver (dot segments, backslash) is not normalized", () => {
+    expect(spell("/a/../b", PathNormalization.Base)).toBe("ERR:" + pathErrorText(PathError.NotNormalized));
+    expect(spell("/a/%2e/b", PathNormalization.Base)).toBe("ERR:" + pathErrorText(PathError.NotNormalized));
+    expect(spell("/a\\b", PathNormalization.Base)).toBe("ERR:" + pathErrorText(PathError.NotNormalized));
+    expect(spell("/a/.", PathNormalization.Base)).toBe("ERR:" + pathErrorText(PathError.NotNormalized));
+  });
+  it("merging levels: only the path as delivered; // cannot be delivered", () => {
+    expect(spell("/a/b", PathNormalization.MergeSlashes)).toBe("/a/b");
+    expect(spell("/a//b", PathNormalization.MergeSlashes)).toBe("ERR:" + pathErrorText(PathError.NotNormalized));
+    expect(spell("//a", PathNormalization.DecodeAndMergeSlashes)).toBe("ERR:" + pathErrorText(PathError.NotNormalized));
+  });
+  it("NONE: as delivered, resolved, resolved then merged, merged then resolved", () => {
+    expect(spell("/public/../admin", PathNormalization.None)).toBe("/public/../admin | /admin");
+    expect(spell("/x//..//admin", PathNormalization.None)).toBe("/x//..//admin | /x//admin | /x/admin | /admin");
+    expect(spell("/a\\..\\b", PathNormalization.None)).toBe("/a\\..\\b | /b");
+    expect(spell("/a//b", PathNormalization.None)).toBe("/a//b | /a/b");
+  });
+  it("refuses unsafe paths at every level", () => {
+    for (let level = 0; level < 4; level++) {
+      expect(spell("/a%2Fb", <PathNormalization>level)).toBe("ERR:" + pathErrorText(PathError.EncodedSlash));
+      expect(spell("/x/..;/a", <PathNormalization>level)).toBe("ERR:" + pathErrorText(PathError.ParamSegment));
+      expect(spell("a", <PathNormalization>level)).toBe("ERR:" + pathErrorText(PathError.NotAbsolute));
+    }
+  });
+  it("handles the largest paths without trapping", () => {
+    const big = "/" + "a//".repeat((MAX_PATH_BYTES - 1) / 3);
+    expect(SP.compute(b(big), PathNormalization.Base)).toBe(PathError.None);
+    expect(SP.count).toBe(2);
+    expect(SP.compute(b("/" + "../".repeat(20000)), PathNormalization.None)).toBe(PathError.None);
+    expect(SP.toString(SP.count - 1)).toBe("/");
   });
 });

@@ -1,6 +1,6 @@
 import {
-  SpiffeId, SpiffeError, spiffeErrorText, parseSpiffeId, parseIstioIdentity, parseIstioPrincipal,
-  parsePrincipal, SPIFFE_MAX_BYTES,
+  SpiffeId, SpiffeError, spiffeErrorText, parseSpiffeId, parseSpiffeIdRange, parseIstioIdentity, parseIstioPrincipal,
+  parsePrincipal, SPIFFE_MAX_BYTES, TrustDomains, authenticatedSpiffeId,
 } from "./spiffe";
 import { b, raw, cat } from "./spec-helpers";
 
@@ -95,5 +95,49 @@ describe("Istio identities", () => {
     expect(parseIstioPrincipal(b(""), ID)).toBe(SpiffeError.Empty);
     expect(parsePrincipal(b("td/workload/x"), ID)).toBe(SpiffeError.None);
     expect(ID.path()).toBe("/workload/x");
+  });
+});
+
+/** What the access log and authz take from a caller ID: "td|ns|sa" ("-" for none) or "unauthenticated". */
+function caller(s: string, accepted: TrustDomains = TrustDomains.any()): string {
+  const buf = b(s);
+  if (!authenticatedSpiffeId(buf, 0, buf.byteLength, accepted, ID)) return "unauthenticated";
+  return ID.trustDomain() + "|" + (ID.hasNamespace ? ID.namespace() : "-") + "|" + (ID.isIstioWorkload ? ID.serviceAccount() : "-");
+}
+
+describe("authenticated callers (authz and the access log)", () => {
+  it("any valid SPIFFE ID, with a namespace for /ns/<ns>/... and a service account for /ns/<ns>/sa/<sa>", () => {
+    expect(caller("spiffe://cluster.local/ns/web/sa/frontend")).toBe("cluster.local|web|frontend");
+    expect(caller("spiffe://corp.example/ns/web/sa/frontend/extra")).toBe("corp.example|web|-");
+    expect(caller("spiffe://td/ns/web/job")).toBe("td|web|-");
+    expect(caller("spiffe://td/ns/web")).toBe("td|-|-");
+    expect(caller("spiffe://td/workload/batch")).toBe("td|-|-");
+    expect(caller("spiffe://td/tenant/ns/web/sa/x")).toBe("td|-|-");
+    expect(caller("spiffe://td")).toBe("td|-|-");
+  });
+  it("nothing for the IDs of issue 10 that only look like Istio identities", () => {
+    expect(caller("spiffe://cluster.local/ns/../sa/x")).toBe("unauthenticated");
+    expect(caller("spiffe://cluster.local/ns/web/sa/x?y")).toBe("unauthenticated");
+    expect(caller("spiffe://cluster.local/ns/web/sa/x%2Fy")).toBe("unauthenticated");
+    expect(caller("spiffe://Cluster.local/ns/web/sa/x")).toBe("unauthenticated");
+    expect(caller("spiffe://cluster.local/ns/web/sa/x/")).toBe("unauthenticated");
+    expect(caller("https://cluster.local/ns/web/sa/x")).toBe("unauthenticated");
+  });
+  it("only the listed trust domains when there is a list", () => {
+    const mesh = TrustDomains.of(["cluster.local", "old.example"]);
+    expect(caller("spiffe://evil.example/ns/kube-system/sa/admin", mesh)).toBe("unauthenticated");
+    expect(caller("spiffe://old.example/ns/web/sa/x", mesh)).toBe("old.example|web|x");
+    expect(caller("spiffe://cluster.localx/ns/web/sa/x", mesh)).toBe("unauthenticated");
+    expect(caller("spiffe://cluster.loca/ns/web/sa/x", mesh)).toBe("unauthenticated");
+  });
+  it("parses a range of a larger buffer in place (an XFCC URI)", () => {
+    const buf = b("URI=spiffe://td/ns/a/sa/b;DNS=x");
+    expect(parseSpiffeIdRange(buf, 4, 25, ID)).toBe(SpiffeError.None);
+    expect(ID.start).toBe(4);
+    expect(ID.end).toBe(25);
+    expect(ID.namespace()).toBe("a");
+    expect(ID.serviceAccount()).toBe("b");
+    expect(parseSpiffeIdRange(buf, 4, 26, ID)).toBe(SpiffeError.BadPathChar);
+    expect(parseSpiffeIdRange(buf, 4, 400, ID)).toBe(SpiffeError.Empty);
   });
 });

@@ -30,18 +30,25 @@ export function isHeaderName(s: string, allowPseudo: bool): bool {
   return isToken(s);
 }
 
-/** ASCII lower-case copy (header names). */
+/** ASCII lower-case copy (header names); one copy, linear however long the name. */
 export function lowerAsciiString(s: string): string {
-  let out = "";
-  let changed = false;
-  for (let i = 0; i < s.length; i++) {
+  const n = s.length;
+  let first = -1;
+  for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) changed = true;
+    if (c >= 0x41 && c <= 0x5a) {
+      first = i;
+      break;
+    }
   }
-  if (!changed) return s;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  if (first < 0) return s;
+  const bytes = <usize>n << 1;
+  const out = changetype<string>(__new(bytes, idof<string>()));
+  const o = changetype<usize>(out);
+  memory.copy(o, changetype<usize>(s), bytes);
+  for (let i = first; i < n; i++) {
+    const c = load<u16>(o + (<usize>i << 1));
+    if (c >= 0x41 && c <= 0x5a) store<u16>(o + (<usize>i << 1), c | 0x20);
   }
   return out;
 }

@@ -1,10 +1,12 @@
 // trustedCallers patterns for the guard role: which peer SPIFFE IDs may send a route value.
-// Istio string-pattern syntax over the full URI SAN: an exact ID, "*" (any caller with a
-// SPIFFE ID: common/matchers' non-empty "*", which is what a guard needs since an absent or
-// empty SAN is no identity), "prefix*" or "*suffix". The router adds its own validation (the
-// scheme is required) and matches with common/matchers' StringMatcher on the SAN bytes.
+// Istio string-pattern syntax over the full URI SAN: an exact ID, "*" (any caller), "prefix*" or
+// "*suffix". The guard matches only a SAN that is a valid SPIFFE ID (common/spiffe.ts, the
+// validator authz and the access log use). The router adds its own validation (the scheme is
+// required, an exact pattern must be a SPIFFE ID) and matches with common/matchers'
+// StringMatcher on the SAN bytes.
 
 import { StringMatcher, compileIstioPattern } from "../common/matchers";
+import { SpiffeId, SpiffeError, parseSpiffeId, spiffeErrorText } from "../common/spiffe";
 
 export type CallerPattern = StringMatcher;
 
@@ -51,6 +53,14 @@ export function compileCallerPattern(s: string): CallerPatternResult {
   if (!s.startsWith(SPIFFE_SCHEME) || s.length == SPIFFE_SCHEME.length) {
     r.error = "must start with \"spiffe://<trust domain>/\", e.g. \"spiffe://cluster.local/ns/edge/sa/gateway\"";
     return r;
+  }
+  // A caller is trusted only with a valid SPIFFE ID, so an exact pattern must be one.
+  if (star < 0) {
+    const e = parseSpiffeId(String.UTF8.encode(s), new SpiffeId());
+    if (e != SpiffeError.None) {
+      r.error = "not a SPIFFE ID, so no caller can match it: " + spiffeErrorText(e);
+      return r;
+    }
   }
   // Validated above, so the Istio pattern compiles (prefix when it ends in '*', else exact).
   r.pattern = compileIstioPattern(s).matcher;

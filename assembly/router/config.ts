@@ -115,6 +115,7 @@ export const SLOT_METHOD = 2;
 
 export const MAX_RULES = 10000;
 export const MAX_TARGETS = 100;
+export const MAX_ROUTES = 10000;
 export const MAX_WEIGHT: i64 = 1000000;
 export const MAX_XFF_HOPS: i64 = 32;
 /**
@@ -215,7 +216,7 @@ export function compileConfig(src: ArrayBuffer): CompileResult {
   const c = new Compiler();
   const cfg = c.compile(parsed.value!);
   if (!c.r.ok) {
-    res.errors = c.r.errors;
+    res.errors = c.r.list();
     return res;
   }
   res.config = cfg;
@@ -231,6 +232,8 @@ class Compiler {
   cfg: RouterConfig = new RouterConfig();
   routeIndex: Map<string, i32> = new Map();
   queryNames: string[] = [];
+  querySlots: Map<string, i32> = new Map();
+  headerSlots: Map<string, i32> = new Map();
   /** `contains` matchers so far (MAX_CONTAINS). */
   containsCount: i32 = 0;
   /** Parsed CIDRs per Source condition (Condition.slot), for the index. */
@@ -254,9 +257,12 @@ class Compiler {
       const why = reservedRouteHeader(cfg.routeHeader);
       if (why != null) r.error("routeHeader", jsonQuote(rh) + " cannot carry the route: " + why + "; use a header of your own such as \"x-route\"");
     }
-    cfg.headerNames.push(cfg.routeHeader);
+    // Fixed slots (SLOT_ROUTE, SLOT_PATH, SLOT_METHOD), in this order.
+    this.headerSlot(cfg.routeHeader);
     cfg.headerNames.push(":path");
     cfg.headerNames.push(":method");
+    if (!this.headerSlots.has(":path")) this.headerSlots.set(":path", SLOT_PATH);
+    if (!this.headerSlots.has(":method")) this.headerSlots.set(":method", SLOT_METHOD);
 
     const bk = root.get("baggageKey");
     if (bk != null && !bk.isNull()) {
@@ -355,23 +361,32 @@ class Compiler {
     }
     if (this.routeIndex.has(s)) return this.routeIndex.get(s);
     const idx = this.cfg.routes.length;
+    // Each route is a metric (and split targets alone could name a million).
+    if (idx == MAX_ROUTES) {
+      this.r.error(path, "at most " + MAX_ROUTES.toString() + " distinct route names are allowed per configuration");
+      return -1;
+    }
     this.cfg.routes.push(s);
     this.routeIndex.set(s, idx);
     return idx;
   }
 
+  // Slots by name through maps: a scan per condition would be quadratic in distinct names.
   querySlot(name: string): i32 {
-    const names = this.queryNames;
-    for (let i = 0; i < names.length; i++) if (names[i] == name) return i;
-    names.push(name);
-    return names.length - 1;
+    if (this.querySlots.has(name)) return this.querySlots.get(name);
+    const slot = this.queryNames.length;
+    this.queryNames.push(name);
+    this.querySlots.set(name, slot);
+    return slot;
   }
 
   headerSlot(name: string): i32 {
+    if (this.headerSlots.has(name)) return this.headerSlots.get(name);
     const names = this.cfg.headerNames;
-    for (let i = 0; i < names.length; i++) if (names[i] == name) return i;
+    const slot = names.length;
     names.push(name);
-    return names.length - 1;
+    this.headerSlots.set(name, slot);
+    return slot;
   }
 
   compileRule(v: JsonValue, i: i32, names: Map<string, i32>): Rule | null {

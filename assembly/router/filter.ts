@@ -8,14 +8,15 @@ import {
   log, log_enabled, get_header_map_value, get_header_map_flat_pairs, replace_header_map_value,
   remove_header_map_value, get_property_bytes, set_property_bytes,
 } from "@solo-io/proxy-runtime";
-import { bytesEqual, indexOfByte, rangeEquals, sliceStart, sliceEnd, NO_SLICE } from "../common/bytes";
+import { bytesEqual, indexOfByte, rangeEquals, NO_SLICE } from "../common/bytes";
 import { pathQueryParam } from "./query";
 import { IpAddr, parseSocketAddress, xffClientAddress } from "../common/cidr";
 import { RouterConfig, Role, compileConfig, SLOT_ROUTE, SLOT_PATH, LABEL_DEFAULT, LABEL_INCOMING } from "./config";
 import { RequestValues, Evaluator } from "./evaluate";
 import { anyCallerMatches } from "./callers";
-import { findBaggageValue, setBaggageMember, countBaggageMembers } from "./baggage";
+import { BaggageScan, scanBaggage, setBaggageMember } from "../common/baggage";
 import { joinHeaderValues, countHeaderLines } from "./pairs";
+import { SpiffeId, SpiffeError, parseSpiffeIdRange } from "../common/spiffe";
 
 const PROP_ROUTE = String.UTF8.encode("router.route");
 const PROP_RULE = String.UTF8.encode("router.rule");
@@ -228,6 +229,10 @@ export class RouterRoot extends RootContext {
   evaluator: CountingEvaluator = new CountingEvaluator(new RouterConfig());
   routeHeaderKey: ArrayBuffer = EMPTY;
   baggageKey: ArrayBuffer = EMPTY;
+  /** The lane members of the current request (reused). */
+  lane: BaggageScan = new BaggageScan();
+  /** The peer's parsed SPIFFE ID (reused). */
+  peerId: SpiffeId = new SpiffeId();
   unknownSeen: u64 = 0;
 
   onConfigure(configuration_size: u32): bool {
@@ -274,16 +279,19 @@ export class RouterRoot extends RootContext {
 
   /**
    * Counts and (rate-limited) logs an incoming value that is not kept: not a configured route,
-   * or sent `copies` > 1 times (header lines, or baggage members with the lane key).
+   * sent `copies` > 1 times (header lines, or baggage members with the lane key), or a malformed
+   * lane member.
    */
-  unknownIncoming(cfg: RouterConfig, buf: ArrayBuffer, s: i32, e: i32, inBaggage: bool, copies: i32): void {
+  unknownIncoming(cfg: RouterConfig, buf: ArrayBuffer, s: i32, e: i32, inBaggage: bool, copies: i32, malformed: bool = false): void {
     bump(this.metrics.incomingUnknown);
     this.unknownSeen++;
     if ((this.unknownSeen - 1) % UNKNOWN_LOG_EVERY == 0 && log_enabled(LogLevelValues.warn)) {
       const where = inBaggage ? "baggage member " + cfg.baggageKey : cfg.routeHeader + " header";
       const why = copies > 1
         ? ": sent " + copies.toString() + " times (" + (inBaggage ? "readers differ on which one wins" : "Envoy's route match sees the lines joined with ','") + ")"
-        : ": not one of the configured routes [" + cfg.routes.join(", ") + "]";
+        : malformed
+          ? ": not a well-formed W3C baggage member (readers differ on whether to skip it)"
+          : ": not one of the configured routes [" + cfg.routes.join(", ") + "]";
       log(LogLevelValues.warn, "router: ignored incoming route " + excerpt(buf, s, e) + " in " + where + why +
         " (" + this.unknownSeen.toString() + " so far)");
     }
@@ -299,15 +307,13 @@ export class RouterRoot extends RootContext {
     // lines before keeping one.
     let pairs: ArrayBuffer | null = null;
     let joined: ArrayBuffer | null = null;
-    let lane: i64 = NO_SLICE;
-    let lanes = 0;
+    // Every member keyed baggageKey, well-formed or not (W3C readers differ on duplicates and
+    // on malformed members, so only a single well-formed one is a value).
+    const lane = this.lane.reset();
     if (useBaggage) {
       pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
       if (pairs != null) joined = joinHeaderValues(pairs, BAGGAGE);
-      if (joined != null) {
-        lane = findBaggageValue(joined, this.baggageKey);
-        if (lane >= 0) lanes = countBaggageMembers(joined, this.baggageKey);
-      }
+      if (joined != null) scanBaggage(joined, this.baggageKey, lane);
     }
     // Lines of the route header; only counted when it matters (a first line we would keep).
     let lines = incoming == null ? 0 : 1;
@@ -331,17 +337,20 @@ export class RouterRoot extends RootContext {
           }
         }
       }
-      if (route < 0 && lane >= 0) {
-        if (lanes > 1) {
-          // The lane key twice: W3C leaves duplicates to the reader, and readers differ.
-          this.unknownIncoming(cfg, joined!, sliceStart(lane), sliceEnd(lane), true, lanes);
+      if (route < 0 && lane.count > 0) {
+        const j = joined!;
+        if (!lane.single) {
+          // The lane key twice, or a malformed lane member ("lane", "lane;p=1"): W3C leaves
+          // duplicates to the reader and SDKs skip malformed members, so readers differ.
+          const has = lane.valueStart >= 0;
+          this.unknownIncoming(cfg, j, has ? lane.valueStart : 0, has ? lane.valueEnd : j.byteLength, true, lane.count, lane.malformed > 0);
         } else {
-          route = cfg.routeIndexOf(joined!, sliceStart(lane), sliceEnd(lane));
-          if (route < 0) this.unknownIncoming(cfg, joined!, sliceStart(lane), sliceEnd(lane), true, 1);
+          route = cfg.routeIndexOf(j, lane.valueStart, lane.valueEnd);
+          if (route < 0) this.unknownIncoming(cfg, j, lane.valueStart, lane.valueEnd, true, 1);
         }
       }
       if (route >= 0) label = BY_INCOMING;
-    } else if (incoming != null || lane >= 0) {
+    } else if (incoming != null || lane.count > 0) {
       bump(this.metrics.incomingStripped);
     }
 
@@ -375,7 +384,7 @@ export class RouterRoot extends RootContext {
     if (useBaggage) {
       // Same rule as for the header: only a kept, single lane is left as it is; a rewrite keeps
       // one lane member (setBaggageMember drops later duplicates).
-      const same = rb != null ? label == BY_INCOMING && lanes == 1 && rangeEquals(joined!, sliceStart(lane), sliceEnd(lane), rb) : lane < 0;
+      const same = rb != null ? label == BY_INCOMING && lane.single && rangeEquals(joined!, lane.valueStart, lane.valueEnd, rb) : lane.count == 0;
       if (!same) this.writeBaggage(joined, rb);
     }
 
@@ -412,32 +421,45 @@ export class RouterRoot extends RootContext {
     const incoming = view.header(SLOT_ROUTE);
     const useBaggage = cfg.baggageKey.length > 0;
     let joined: ArrayBuffer | null = null;
-    let lane: i64 = NO_SLICE;
+    const lane = this.lane.reset();
     if (useBaggage) {
       joined = this.readBaggage();
-      if (joined != null) lane = findBaggageValue(joined, this.baggageKey);
+      if (joined != null) scanBaggage(joined, this.baggageKey, lane);
     }
-    if (incoming == null && lane < 0) return;
-    if (this.callerTrusted(cfg)) {
+    if (incoming == null && lane.count == 0) return;
+    // A lane key sent twice or a malformed lane member is ambiguous: readers differ on which
+    // member wins or whether to skip it, so it is stripped whoever sent it.
+    const ambiguousLane = lane.count > 0 && !lane.single;
+    const trusted = this.callerTrusted(cfg);
+    if (trusted && !ambiguousLane) {
       bump(this.metrics.guardAllowed);
       return;
     }
-    if (incoming != null) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey);
-    if (lane >= 0) this.writeBaggage(joined, null);
+    if (incoming != null && !trusted) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey);
+    if (lane.count > 0) this.writeBaggage(joined, null);
     bump(this.metrics.guardStripped);
     if (log_enabled(LogLevelValues.debug)) {
-      const san = get_property_bytes(PROP_PEER_SAN);
-      log(LogLevelValues.debug, "router: guard stripped the route value of untrusted caller " +
-        (san == null ? "(no mTLS peer identity)" : excerpt(san, 0, san.byteLength)));
+      if (trusted) {
+        log(LogLevelValues.debug, "router: guard stripped an ambiguous baggage member " + cfg.baggageKey + " (" +
+          lane.count.toString() + " members with the key, " + lane.malformed.toString() + " malformed)");
+      } else {
+        const san = get_property_bytes(PROP_PEER_SAN);
+        log(LogLevelValues.debug, "router: guard stripped the route value of untrusted caller " +
+          (san == null ? "(no mTLS peer identity)" : excerpt(san, 0, san.byteLength)));
+      }
     }
   }
 
-  /** Mutual TLS with a peer URI SAN that matches trustedCallers. Plaintext is never trusted. */
+  /**
+   * Mutual TLS with a peer URI SAN that is a valid SPIFFE ID (common/spiffe.ts, as authz
+   * authenticates callers) and matches trustedCallers. Plaintext is never trusted.
+   */
   callerTrusted(cfg: RouterConfig): bool {
     const mtls = get_property_bytes(PROP_MTLS);
     if (mtls == null || mtls.byteLength < 1 || load<u8>(changetype<usize>(mtls)) == 0) return false;
     const san = get_property_bytes(PROP_PEER_SAN);
-    return san != null && anyCallerMatches(cfg.trustedCallers, san);
+    if (san == null || parseSpiffeIdRange(san, 0, san.byteLength, this.peerId) != SpiffeError.None) return false;
+    return anyCallerMatches(cfg.trustedCallers, san);
   }
 }
 

@@ -1,7 +1,6 @@
 import { isRouteName, isRuleName, isHeaderName, isToken, lowerAsciiString } from "./tokens";
 import { compileCallerPattern, anyCallerMatches, CallerPattern } from "./callers";
 import { MatchKind } from "../common/matchers";
-import { findBaggageValue, setBaggageMember, countBaggageMembers } from "./baggage";
 import { joinHeaderValues, countHeaderLines } from "./pairs";
 import { pathQueryParam } from "./query";
 import { sliceToString, NO_SLICE } from "../common/bytes";
@@ -78,44 +77,6 @@ describe("trustedCallers patterns", () => {
   });
 });
 
-describe("W3C baggage member", () => {
-  it("finds a member value without properties and whitespace", () => {
-    const v = b("userId=alice, lane = v2 ;ttl=3,other=1");
-    expect(sliceToString(v, findBaggageValue(v, b("lane")))).toBe("v2");
-    expect(sliceToString(v, findBaggageValue(v, b("userId")))).toBe("alice");
-    expect(findBaggageValue(v, b("missing"))).toBe(NO_SLICE);
-  });
-  it("does not confuse a key with a longer or shorter key", () => {
-    const v = b("lanes=x,lan=y");
-    expect(findBaggageValue(v, b("lane"))).toBe(NO_SLICE);
-  });
-  it("takes the first of duplicate members and ignores a member without '='", () => {
-    expect(sliceToString(b("lane=v1,lane=v2"), findBaggageValue(b("lane=v1,lane=v2"), b("lane")))).toBe("v1");
-    expect(findBaggageValue(b("lane;prop=1"), b("lane"))).toBe(NO_SLICE);
-  });
-  it("survives hostile bytes", () => {
-    expect(findBaggageValue(raw([0x6c, 0x3d, 0xff, 0x00, 0x2c]), b("l"))).not.toBe(NO_SLICE);
-    expect(findBaggageValue(new ArrayBuffer(0), b("lane"))).toBe(NO_SLICE);
-    expect(findBaggageValue(b(",,,=,;"), b("lane"))).toBe(NO_SLICE);
-  });
-  it("replaces the member in place and keeps every other member", () => {
-    const out = setBaggageMember(b("userId=alice, lane=v1;ttl=3 ,other=1;p"), b("lane"), b("v2"));
-    expect(str(out)).toBe("userId=alice,lane=v2,other=1;p");
-  });
-  it("appends a missing member and creates a list from nothing", () => {
-    expect(str(setBaggageMember(b("userId=alice"), b("lane"), b("v2")))).toBe("userId=alice,lane=v2");
-    expect(str(setBaggageMember(null, b("lane"), b("v2")))).toBe("lane=v2");
-  });
-  it("removes the member and its duplicates, leaving an empty list when nothing else is there", () => {
-    expect(str(setBaggageMember(b("a=1,lane=v1,b=2,lane=v3"), b("lane"), null))).toBe("a=1,b=2");
-    expect(setBaggageMember(b("lane=v1"), b("lane"), null).byteLength).toBe(0);
-    expect(str(setBaggageMember(b("lane=v1,lane=v3"), b("lane"), b("v2")))).toBe("lane=v2");
-  });
-  it("drops empty list entries", () => {
-    expect(str(setBaggageMember(b(" ,a=1,, "), b("lane"), b("v2")))).toBe("a=1,lane=v2");
-  });
-});
-
 function pairs(kv: string[]): ArrayBuffer {
   const n = kv.length / 2;
   let head = new ArrayBuffer(4 + n * 8);
@@ -161,11 +122,6 @@ describe("copies of a route value", () => {
     expect(countHeaderLines(p, b("baggage"))).toBe(0);
     expect(countHeaderLines(p.slice(0, p.byteLength - 2), b("x-route"))).toBe(0);
     expect(countHeaderLines(new ArrayBuffer(3), b("x-route"))).toBe(0);
-  });
-  it("countBaggageMembers counts members with the key, with or without a value", () => {
-    expect(countBaggageMembers(b("lane=v2,k=1, lane = v3;p"), b("lane"))).toBe(2);
-    expect(countBaggageMembers(b("lanes=v2,k=1"), b("lane"))).toBe(0);
-    expect(countBaggageMembers(b(",,lane,"), b("lane"))).toBe(1);
   });
 });
 

@@ -651,6 +651,14 @@ export function buildRuleIndex(rules: StaticArray<Rule>, cidrLists: Array<Cidr[]
   idx.starts = starts;
   idx.ends = ends;
 
+  // Keys grouped by attribute once: a scan of every key per attribute is quadratic for a
+  // configuration with many distinct headers or parameters.
+  const byAttr = new Array<i32[]>(b.attrs.length);
+  for (let a = 0; a < b.attrs.length; a++) byAttr[a] = [];
+  for (let i = 0; i < b.keys.length; i++) {
+    const k = b.keys[i];
+    if (k.rules.length > 0) byAttr[k.attr].push(i);
+  }
   const attrs: AttrIndex[] = [];
   for (let a = 0; a < b.attrs.length; a++) {
     const ai = new AttrIndex();
@@ -658,9 +666,9 @@ export function buildRuleIndex(rules: StaticArray<Rule>, cidrLists: Array<Cidr[]
     ai.slot = b.attrs[a].slot;
     let exactCount = 0;
     let cidrCount = 0;
-    for (let i = 0; i < b.keys.length; i++) {
-      const k = b.keys[i];
-      if (k.attr != a || k.rules.length == 0) continue;
+    const keysOfA = byAttr[a];
+    for (let q = 0; q < keysOfA.length; q++) {
+      const k = b.keys[keysOfA[q]];
       ai.rules += k.rules.length;
       if (k.rules[0] < ai.minRule) ai.minRule = k.rules[0];
       if (k.kind == K_EXACT) exactCount++;
@@ -671,9 +679,9 @@ export function buildRuleIndex(rules: StaticArray<Rule>, cidrLists: Array<Cidr[]
     if (cidrCount > 0) ai.cidrs = new CidrTable(cidrCount);
     const lens4: i32[] = [];
     const lens6: i32[] = [];
-    for (let i = 0; i < b.keys.length; i++) {
+    for (let q = 0; q < keysOfA.length; q++) {
+      const i = keysOfA[q];
       const k = b.keys[i];
-      if (k.attr != a || k.rules.length == 0) continue;
       switch (k.kind) {
         case K_EXACT: ai.exact!.put(k.value, starts[i], ends[i]); break;
         case K_PREFIX: {

@@ -103,7 +103,7 @@ export function compileConfig(bytes: ArrayBuffer): CompileResult {
   const root = parsed.value!;
   const r = new ConfigReader();
   if (!r.expectObject(root, "configuration")) {
-    res.errors = r.errors;
+    res.errors = r.list();
     return res;
   }
   r.checkKeys(root, "", KEYS);
@@ -142,7 +142,7 @@ export function compileConfig(bytes: ArrayBuffer): CompileResult {
   const rid = r.optString(root, "", "requestIdHeader", "x-request-id", true);
   cfg.requestIdIsXRequestId = rid == "x-request-id";
   if (!r.ok) {
-    res.errors = r.errors;
+    res.errors = r.list();
     return res;
   }
   cfg.describe = describe(cfg, rid, r.optString(root, "", "responseHeader", "", true), r.optString(root, "", "forceSampleHeader", "", true));

@@ -26,11 +26,12 @@ describe("valid configuration", () => {
 
   it("accepts every field and pattern form together", () => {
     const r = h.configure({
-      mode: "dry-run", trustDomain: "corp.example", identitySources: ["xfcc", "peer-certificate"], unsafePathAction: "evaluate",
+      mode: "dry-run", trustDomain: "corp.example", trustDomainAliases: ["old.example"], acceptedTrustDomains: ["corp.example", "old.example"],
+      identitySources: ["xfcc", "peer-certificate"], unsafePathAction: "evaluate", pathNormalization: "MERGE_SLASHES",
       denyStatus: 401, denyBody: "",
       rules: [{
         name: "all-fields", action: "DENY",
-        from: { principals: ["*", "corp.example/ns/a/*", "*/sa/b", "spiffe://corp.example/ns/a/sa/b"], notPrincipals: ["corp.example/ns/x/sa/y"], namespaces: ["a*", "*b", "c"], notNamespaces: ["*"] },
+        from: { principals: ["*", "corp.example/ns/a/*", "*/sa/b", "spiffe://corp.example/ns/a/sa/b", "old.example/workload/w", "cluster.local/ns/a/sa/b"], notPrincipals: ["corp.example/ns/x/sa/y"], namespaces: ["a*", "*b", "c"], notNamespaces: ["*"] },
         to: { methods: ["GET", "P*", "*E", "*"], notMethods: ["TRACE"], paths: ["/a", "/b/*", "*.js", "/c/{*}/d/{**}", "*"], notPaths: ["/health"], ports: [80, "8080"], notPorts: [15000] },
         when: [{ key: "request.headers[X-Env]", values: ["prod", "*-stage", "dev*", "*"], notValues: ["x"] }, { key: "request.headers[:authority]", notValues: ["evil*"] }],
       }],
@@ -71,26 +72,44 @@ describe("invalid configuration", () => {
 
   it("rejects malformed SPIFFE principal patterns", () => {
     const bad = [
-      "spiffe://cluster.local/ns/web",
-      "cluster.local/ns/web/sa/frontend/x",
       "cluster.local/ns/web/sa/",
       "cluster.local/ns/../sa/x",
-      "cluster.local/namespace/web/sa/x",
+      "cluster.local//x",
       "Cluster.local/ns/web/sa/x",
       "cluster.local/ns/web/sa/fr*nt",
       "*cluster.local*",
-      "cluster.local/ns/web/svc/*",
       "cluster.local/ns/we b/*",
+      "cluster.local/ns//*",
+      "cluster.local/a?b",
+      "cluster.local/a%20b",
+      "spiffe://cluster.local:443/a",
       "*/sa/a b",
       "",
     ];
     for (const p of bad) rejects(rule({ name: "r", action: "ALLOW", from: { principals: [p] } }), /^authz: rules\[1\]\.from\.principals\[0\]: .* \(rule "r"\)$/);
   });
 
-  it("rejects principals from another trust domain, which could never match", () => {
-    rejects(rule({ name: "r", action: "ALLOW", from: { notPrincipals: ["other.example/ns/web/sa/x"] } }),
-      /^authz: rules\[1\]\.from\.notPrincipals\[0\]: "other.example\/ns\/web\/sa\/x" can never match: its trust domain "other.example" is not trustDomain "cluster.local"/);
-    rejects(rule({ name: "r", action: "ALLOW", from: { principals: ["other.example/ns/*"] } }), /from\.principals\[0\]: .*trust domain/);
+  it("accepts any SPIFFE ID as a principal, as Istio does", () => {
+    for (const p of ["spiffe://cluster.local/ns/web", "cluster.local/ns/web/sa/frontend/x", "cluster.local/namespace/web/sa/x", "cluster.local/ns/web/svc/*", "other.example/ns/web/sa/x", "other.example/*", "td"]) {
+      assert.deepEqual(h.configure(rule({ name: "r", action: "ALLOW", from: { principals: [p] } })), { status: "ok", errors: [] }, p);
+    }
+  });
+
+  it("with acceptedTrustDomains, rejects principals from a trust domain it does not list, which could never match", () => {
+    const cfg = (from: unknown) => ({ acceptedTrustDomains: ["cluster.local"], rules: [{ name: "r", action: "ALLOW", from }] });
+    rejects(cfg({ notPrincipals: ["other.example/ns/web/sa/x"] }),
+      /^authz: rules\[0\]\.from\.notPrincipals\[0\]: "other.example\/ns\/web\/sa\/x" can never match: its trust domain "other.example" is not in acceptedTrustDomains/);
+    rejects(cfg({ principals: ["other.example/ns/*"] }), /from\.principals\[0\]: .*not in acceptedTrustDomains/);
+    assert.equal(h.configure(cfg({ principals: ["other*", "*/sa/x", "cluster.local/ns/*"] })).status, "ok");
+  });
+
+  it("checks trust domain lists, and requires acceptedTrustDomains for xfcc", () => {
+    rejects({ rules: [], trustDomainAliases: ["Old.Example"] }, /^authz: trustDomainAliases\[0\]: "Old.Example" is not a SPIFFE trust domain/);
+    rejects({ rules: [], trustDomainAliases: ["a", "a"] }, /^authz: trustDomainAliases\[1\]: "a" is listed twice/);
+    rejects({ rules: [], acceptedTrustDomains: [] }, /^authz: acceptedTrustDomains: must not be empty/);
+    rejects({ rules: [], acceptedTrustDomains: ["spiffe://x"] }, /^authz: acceptedTrustDomains\[0\]: /);
+    rejects({ rules: [], identitySources: ["xfcc"] }, /^authz: identitySources: "xfcc" needs acceptedTrustDomains/);
+    assert.equal(h.configure({ rules: [], identitySources: ["xfcc"], acceptedTrustDomains: ["cluster.local"] }).status, "ok");
   });
 
   it("rejects denyStatus outside 400-599 and other top-level mistakes", () => {
@@ -113,8 +132,11 @@ describe("invalid configuration", () => {
     rejects(rule({ name: "r", action: "DENY", from: { namespaces: ["a/b"] } }), /^authz: rules\[1\]\.from\.namespaces\[0\]: "a\/b" is not a namespace/);
   });
 
-  it("rejects paths that can never match a normalized path, and bad templates", () => {
-    for (const p of ["/a//b", "/a/../b", "/a/./b", "/%61", "/a?x=1", "/a#f", "/a%2Fb", "admin", "/a/%zz", "/a/../*"]) {
+  it("rejects paths that are not in normalized form or can never match, and bad templates", () => {
+    for (const p of ["/a//b", "/a/../b", "/a/./b", "/%61", "/a?x=1", "/a#f", "/a/../*"]) {
+      rejects(rule({ name: "r", action: "DENY", to: { paths: [p] } }), /^authz: rules\[1\]\.to\.paths\[0\]: .* is not in normalized form \(.* normalizes to .*\); rules are written in normalized form/);
+    }
+    for (const p of ["/a%2Fb", "admin", "/a/%zz", "/x/..;/admin", "/x/.;*", "/x/%2e%2e;jsessionid=1/{**}"]) {
       rejects(rule({ name: "r", action: "DENY", to: { paths: [p] } }), /^authz: rules\[1\]\.to\.paths\[0\]: .*can never match/);
     }
     for (const p of ["/a/{**}/b", "/a/x{*}", "/a/{x}", "a/{*}", "/a/{*}*"]) {

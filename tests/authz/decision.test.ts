@@ -196,13 +196,15 @@ describe("pattern forms", () => {
     assert.deepEqual(decide(rule(["*"]), reqs), ["allow:w", "allow:w", "allow:w", "allow:w", "deny"]);
   });
 
-  it("when: a repeated header is matched as its comma-joined value, as Envoy's RBAC does", () => {
+  it("when: a repeated header is matched as its comma-joined value (as Envoy's RBAC does) and as each line", () => {
     const config = { rules: [{ name: "deny-debug", action: "DENY", when: [{ key: "request.headers[x-debug]", values: ["*on*".slice(1)] }] }] };
-    // values ["on*"]: the joined "off,on" does not start with "on"; "on,off" does.
+    // values ["on*"]: the joined "off,on" does not start with "on", but its second line does, and
+    // an application may read that line (tests/authz/repeated-headers.test.ts).
     assert.deepEqual(decide(config, [
       { headers: [["x-debug", "off"], ["x-debug", "on"]] },
       { headers: [["x-debug", "on"], ["x-debug", "off"]] },
-    ]), ["allow", "deny:deny-debug"]);
+      { headers: [["x-debug", "off"], ["x-debug", "no"]] },
+    ]), ["deny:deny-debug", "deny:deny-debug", "allow"]);
     const exact = { rules: [{ name: "allow-one", action: "ALLOW", when: [{ key: "request.headers[x-role]", values: ["reader"] }] }] };
     // A second value cannot smuggle itself past an exact ALLOW condition.
     assert.deepEqual(decide(exact, [{ headers: [["x-role", "reader"]] }, { headers: [["x-role", "reader"], ["x-role", "admin"]] }]),

@@ -1,6 +1,6 @@
 // Shared setup for the authz host tests: one host and module per test file, a plugin per
 // configuration, and a request helper that reports what the client and the upstream saw.
-import { EnvoyHost, type Plugin, type StreamResult, type ConnectionSpec } from "../../host/index.ts";
+import { EnvoyHost, type Plugin, type StreamResult, type ConnectionSpec, type HostOptions } from "../../host/index.ts";
 
 export const MODULE = new URL("../../build/mesh-filters.wasm", import.meta.url).pathname;
 export const TD = "cluster.local";
@@ -19,10 +19,14 @@ export const ISSUE_EXAMPLE = {
 };
 
 export class AuthzHarness {
-  // rawPath: these tests prove the filter's own normalization, so every path reaches it as sent, including ones
-  // Envoy's connection manager would normalize, strip ('#' and what follows) or refuse (%00, no leading '/') before
-  // any filter.
-  host = new EnvoyHost({ logLevel: "info", rawPath: true });
+  // rawPath by default: these tests prove the filter's own handling, so every path reaches it as sent, including
+  // ones Envoy's connection manager would normalize, strip ('#' and what follows) or refuse (%00, no leading '/')
+  // before any filter. Pass host options to model a mesh instead (e.g. { pathNormalization: "BASE" }).
+  host: EnvoyHost;
+
+  constructor(options: HostOptions = { rawPath: true }) {
+    this.host = new EnvoyHost({ logLevel: "info", ...options });
+  }
   private module: Awaited<ReturnType<EnvoyHost["loadModule"]>> | null = null;
   private count = 0;
 

@@ -9,7 +9,7 @@ before(async () => { h = await new AuthzHarness().load(); });
 
 it("survives hostile values and keeps denying", () => {
   const p = h.plugin({
-    identitySources: ["peer-certificate", "xfcc"],
+    identitySources: ["peer-certificate", "xfcc"], acceptedTrustDomains: ["cluster.local"],
     rules: [
       { name: "frontend", action: "ALLOW", from: { principals: ["cluster.local/ns/web/sa/frontend"] }, to: { paths: ["/api/*"] }, when: [{ key: "request.headers[x-env]", notValues: ["evil*"] }] },
       { name: "deny-admin", action: "DENY", to: { paths: ["/api/admin/{**}"] } },

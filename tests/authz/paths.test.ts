@@ -1,5 +1,8 @@
-// Paths are matched after normalization, so encodings of a denied path cannot slip past a DENY,
-// and paths that cannot be normalized safely are denied (unsafePathAction "deny", the default).
+// Paths are matched in every spelling the application may read, so encodings of a denied path
+// cannot slip past a DENY, and paths that cannot be normalized safely are denied (unsafePathAction
+// "deny", the default). The host delivers each path as sent (rawPath), which is what a mesh with
+// pathNormalization NONE delivers: the plugins say so, and the filter does all the normalizing.
+// tests/authz/path-spellings.test.ts covers the other levels on Envoy's own normalization.
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { AuthzHarness, send } from "./helpers.ts";
@@ -10,8 +13,8 @@ let denyAdmin: Plugin;
 let allowPublic: Plugin;
 before(async () => {
   h = await new AuthzHarness().load();
-  denyAdmin = h.plugin({ rules: [{ name: "deny-admin", action: "DENY", to: { paths: ["/admin", "/admin/*"] } }] });
-  allowPublic = h.plugin({ rules: [{ name: "public", action: "ALLOW", to: { paths: ["/public/*"] } }] });
+  denyAdmin = h.plugin({ pathNormalization: "NONE", rules: [{ name: "deny-admin", action: "DENY", to: { paths: ["/admin", "/admin/*"] } }] });
+  allowPublic = h.plugin({ pathNormalization: "NONE", rules: [{ name: "public", action: "ALLOW", to: { paths: ["/public/*"] } }] });
 });
 
 // Each of these reaches an application as /admin or /admin/... once Envoy normalizes it (or the
@@ -40,6 +43,8 @@ const ADMIN_BYPASS_ATTEMPTS = [
   "\\admin".replace(/^/, "/"),
   "/admin\\x",
   "/x/..//admin",
+  // Merged first, then resolved (as nginx does): /x/../admin is /admin.
+  "/x//..//admin",
   "/admin?x=/public/a",
   "/admin#frag",
   "/admin/x?y=1#z",
@@ -74,9 +79,7 @@ describe("path normalization", () => {
   });
 
   it("paths that only look like /admin are not denied", () => {
-    // "/x//..//admin" is "/x/admin": Envoy removes dot segments before merging slashes, so the
-    // ".." removes the empty segment.
-    for (const path of ["/administrator", "/public/admin", "/x/admin", "/%2561dmin", "/ad%20min", "/Admin", "/x//..//admin"]) {
+    for (const path of ["/administrator", "/public/admin", "/x/admin", "/%2561dmin", "/ad%20min", "/Admin", "/x/y/..//admin"]) {
       assert.equal(send(h, denyAdmin, { path }).decision, "allow", path);
     }
   });
@@ -85,13 +88,16 @@ describe("path normalization", () => {
     for (const path of ["/public/../admin", "/public/%2e%2e/admin", "/public/..\\admin", "/public/./../secret"]) {
       assert.equal(send(h, allowPublic, { path }).decision, "deny", path);
     }
-    for (const path of ["/public/a", "/public//a", "/public/./a", "/x/../public/a", "/public/a?b=../../admin"]) {
+    for (const path of ["/public/a", "/public//a", "/public/./a", "/public/a?b=../../admin"]) {
       assert.equal(send(h, allowPublic, { path }).decision, "allow", path);
     }
+    // An ALLOW matches only what every reading is: an application that does not resolve dot
+    // segments reads /x/../public/a as it is, which is not under /public/.
+    assert.equal(send(h, allowPublic, { path: "/x/../public/a" }).decision, "deny");
   });
 
   it("unsafe paths are denied by default, even when no rule looks at paths", () => {
-    const noPathRules = h.plugin({ rules: [{ name: "any", action: "ALLOW", to: { methods: ["*"] } }] });
+    const noPathRules = h.plugin({ pathNormalization: "NONE", rules: [{ name: "any", action: "ALLOW", to: { methods: ["*"] } }] });
     for (const path of UNSAFE) {
       for (const p of [denyAdmin, allowPublic, noPathRules]) {
         const s = send(h, p, { path });
@@ -101,6 +107,18 @@ describe("path normalization", () => {
         assert.equal(s.reachedUpstream, false);
       }
     }
+  });
+
+  it("under BASE (the default) a path Envoy would have normalized is unsafe: something rewrote it, or the mesh is not BASE", () => {
+    const base = h.plugin({ rules: [{ name: "public", action: "ALLOW", to: { paths: ["/public/*"] } }] });
+    for (const path of ["/public/../admin", "/public/./a", "/public/%2e%2e/admin", "/public\\a", "/x/../public/a"]) {
+      const s = send(h, base, { path });
+      assert.equal(s.rule, "(unsafe-path)", path);
+      assert.equal(s.reachedUpstream, false, path);
+    }
+    // `//` is what BASE delivers: not unsafe, matched in both spellings.
+    assert.equal(send(h, base, { path: "/public//a" }).decision, "allow");
+    assert.equal(send(h, base, { path: "//public/a" }).decision, "deny");
   });
 
   it("unsafePathAction \"evaluate\" matches the rules against the path as received", () => {
@@ -115,7 +133,7 @@ describe("path normalization", () => {
     assert.equal(send(h, p, { path: "/admin/%2Fx" }).rule, "deny-admin");
     assert.equal(send(h, p, { path: "/public/a%2Fb?q" }).rule, "public");
     assert.equal(send(h, p, { path: "/public/..%2fadmin" }).rule, "public");
-    // Safe paths are still normalized.
+    // A path BASE cannot have delivered is evaluated in every spelling.
     assert.equal(send(h, p, { path: "/public/../admin/x" }).rule, "deny-admin");
   });
 

@@ -75,7 +75,14 @@ function makePolicy(r: () => number, n: number): Rule[] {
 function makeRequest(r: () => number): Req {
   const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
   const k = r();
-  const peer = k < 0.75 ? id(pick(NAMESPACES), pick(ACCOUNTS)) : k < 0.85 ? id(pick(NAMESPACES), pick(ACCOUNTS), "other.example") : undefined;
+  // Istio workload IDs in the mesh and in another trust domain, other SPIFFE paths (with and
+  // without a namespace), a malformed one, and none.
+  const peer = k < 0.6 ? id(pick(NAMESPACES), pick(ACCOUNTS))
+    : k < 0.7 ? id(pick(NAMESPACES), pick(ACCOUNTS), "other.example")
+    : k < 0.75 ? `spiffe://cluster.local/custom/${pick(ACCOUNTS)}`
+    : k < 0.8 ? `spiffe://cluster.local/ns/${pick(NAMESPACES)}/${pick(ACCOUNTS)}`
+    : k < 0.85 ? `spiffe://cluster.local/ns/${pick(NAMESPACES)}/sa/../${pick(ACCOUNTS)}`
+    : undefined;
   const path = "/" + Array.from({ length: 1 + Math.floor(r() * 4) }, () => pick(SEGMENTS)).join("/") + (r() < 0.2 ? "/" : "");
   const req: Req = { method: pick(METHODS), path, destination: `10.0.0.9:${pick(PORTS)}` };
   if (peer !== undefined) req.peer = peer;
@@ -110,9 +117,10 @@ function field(values: (string | number)[] | undefined, v: string | number | und
 }
 
 function reference(rules: Rule[], req: Req): { decision: string; rule?: string; audit?: string } {
-  const m = req.peer === undefined ? null : /^spiffe:\/\/cluster\.local\/ns\/([^/]+)\/sa\/[^/]+$/.exec(req.peer);
-  const principal = m ? req.peer : undefined;
-  const ns = m ? m[1] : undefined;
+  // Any valid SPIFFE ID authenticates; only /ns/<ns>/... IDs have a namespace.
+  const valid = req.peer !== undefined && /^spiffe:\/\/[a-z0-9._-]+(\/(?!\.\.?(\/|$))[A-Za-z0-9._-]+)*$/.test(req.peer);
+  const principal = valid ? req.peer : undefined;
+  const ns = valid ? /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/./.exec(req.peer!)?.[1] : undefined;
   const port = Number(req.destination!.split(":")[1]);
   const header = req.headers?.find(([k]) => k === "x-env")?.[1];
   const matches = (rule: Rule) =>

@@ -187,6 +187,36 @@ describe("role guard", () => {
   });
 });
 
+describe("guard: only a valid SPIFFE ID can be a trusted caller (the validator authz uses)", () => {
+  for (const san of [
+    "spiffe://cluster.local/ns/edge/sa/gw/../../../attacker/sa/x",
+    "spiffe://cluster.local/ns/edge/sa/gw?x=/ns/attacker",
+    "spiffe://cluster.local/ns/edge/sa/%2e%2e",
+    "spiffe://cluster.local/ns/edge/sa/gw/",
+  ]) {
+    test(`a prefix pattern does not trust ${san}`, async () => {
+      const g = await router(GUARD);
+      const res = g.run(req("/", [["x-route", "v2"], ["baggage", "lane=v2"]]), { source: "10.1.0.9:5000", mtls: true, peerUriSan: san });
+      assert.equal(routeOf(res), undefined);
+      assert.deepEqual(sent(res, "baggage"), []);
+      assert.equal(g.metric("guard.stripped"), 1);
+    });
+  }
+  test("\"*\" trusts any valid SPIFFE ID, and nothing else", async () => {
+    const g = await router({ ...GUARD, trustedCallers: ["*"] });
+    const conn = (peerUriSan: string) => ({ source: "10.1.0.9:5000", mtls: true, peerUriSan });
+    assert.equal(routeOf(g.run(req("/", [["x-route", "v2"]]), conn("spiffe://other.example/workload/a"))), "v2");
+    assert.equal(routeOf(g.run(req("/", [["x-route", "v2"]]), conn("https://edge.example/gw"))), undefined);
+    assert.equal(routeOf(g.run(req("/", [["x-route", "v2"]]), conn("spiffe://Cluster.local/ns/edge/sa/gw"))), undefined);
+  });
+  test("an exact pattern that is not a SPIFFE ID is a configuration error", async () => {
+    for (const p of ["spiffe://cluster.local/ns/edge/sa/gw/", "spiffe://cluster.local/ns/../sa/gw", "spiffe://Cluster.local/x"]) {
+      const g = await router({ ...GUARD, trustedCallers: [p] });
+      assert.equal(g.plugin.status, "configure-failed", p);
+    }
+  });
+});
+
 describe("several copies of a route value (trustIncoming: true)", () => {
   // The issue's repro: two x-route lines. Envoy's VirtualService header match sees them joined
   // ("v2,evil"), which is not a route, so the filter must not record v2 and leave both lines.
