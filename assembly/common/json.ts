@@ -700,9 +700,20 @@ export function jsonQuote(s: string): string {
 /** Problems listed per configuration; further ones are counted in one last line. */
 export const MAX_REPORTED_ERRORS: i32 = 100;
 
-/** `parent.key` (or `key` at the root). */
+/**
+ * `parent.key` (or `key` at the root). A map key comes from the configuration (a header name, a tag
+ * name), so a long one is cut as jsonQuote cuts values: an error line stays short however large the key.
+ */
 export function fieldPath(parent: string, key: string): string {
-  return parent.length == 0 ? key : join3(parent, ".", key);
+  const k = key.length > QUOTE_MAX_CHARS ? cutKey(key) : key;
+  return parent.length == 0 ? k : join3(parent, ".", k);
+}
+
+function cutKey(key: string): string {
+  let cut = QUOTE_MAX_CHARS;
+  const last = key.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut--;
+  return key.substring(0, cut) + "… (" + String.UTF8.byteLength(key).toString() + " bytes)";
 }
 
 /** `parent[i]`. */

@@ -36,7 +36,8 @@
 //   containers (Tomcat, and Spring, which follows the servlet path) strip `;...` from each segment
 //   before resolving dot segments and merging slashes, so `/x/..;/admin` is served as `/admin`;
 //   NotNormalized: a path the declared level cannot have delivered (a dot segment or `\` under
-//   BASE or the merging levels, `//` under the merging levels): something rewrote `:path` after
+//   BASE or the merging levels, `//` under the merging levels but in the path `//` itself, which
+//   is what PathUtil::mergeSlashes makes of a path of slashes only): something rewrote `:path` after
 //   Envoy normalized it, or the mesh runs another level than declared.
 
 export enum PathError {
@@ -351,7 +352,9 @@ export class PathSpellings {
     if (level != PathNormalization.None) {
       // Envoy resolved dot segments and backslashes (and, for the merging levels, `//`).
       if ((flags & (F_DOT | F_BACKSLASH)) != 0) return PathError.NotNormalized;
-      if (level != PathNormalization.Base && (flags & F_DOUBLE_SLASH) != 0) return PathError.NotNormalized;
+      // PathUtil::mergeSlashes keeps a leading and a trailing `/` around the joined segments, so a
+      // path of slashes only is delivered as `//`; any other `//` cannot come out of a merging level.
+      if (level != PathNormalization.Base && (flags & F_DOUBLE_SLASH) != 0 && a.len != 2) return PathError.NotNormalized;
     }
     this.add(0);
     if ((flags & (F_DOT | F_BACKSLASH)) != 0) {

@@ -104,6 +104,27 @@ describe("issue 10, finding 2: an ALLOW matches only the path as delivered", () 
   });
 });
 
+describe("a path of slashes only under the merging levels", () => {
+  // PathUtil::mergeSlashes joins the non-empty segments between a leading and a trailing `/`: `//`, `///`
+  // and `////?q` are all delivered as `//`. That path is what Envoy sends, not a sign of tampering, and
+  // an application may still read it as `/`; anything else with `//` stays impossible at these levels.
+  for (const level of ["MERGE_SLASHES", "DECODE_AND_MERGE_SLASHES"] as const) {
+    it(`${level}: // is decided on both readings, // and /`, () => {
+      const h = harness.get(level)!;
+      const root = h.plugin({ pathNormalization: level, rules: [{ name: "everything", action: "ALLOW", to: { paths: ["/*"] } }] });
+      for (const path of ["//", "///", "////?q=1"]) {
+        const s = send(h, root, { path });
+        assert.equal(s.decision, "allow", path);
+        assert.equal(s.reachedUpstream, true, path);
+      }
+      const onlySlash = h.plugin({ pathNormalization: level, rules: [{ name: "root", action: "ALLOW", to: { paths: ["/"] } }] });
+      assert.equal(send(h, onlySlash, { path: "//" }).decision, "deny", "an ALLOW for / alone does not cover the delivered //");
+      const denyRoot = h.plugin({ pathNormalization: level, rules: [{ name: "no-root", action: "DENY", to: { paths: ["/"] } }] });
+      assert.equal(send(h, denyRoot, { path: "//" }).rule, "no-root", "a DENY for / covers //, which the application may read as /");
+    });
+  }
+});
+
 describe("issue 10, finding 3: path-parameter dot segments are unsafe", () => {
   const ATTACKS = [
     "/api/orders/..;/..;/admin", "/api/orders/%2e%2e;/%2e%2e;/admin", "/api/orders/..;jsessionid=x/..;/admin",
