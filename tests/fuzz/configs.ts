@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { EnvoyHost, type WasmModule } from "../../host/index.ts";
-import { ISSUE_10_FIXES } from "./features.ts";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -105,13 +104,13 @@ export const validAuthz: fc.Arbitrary<Obj> = fc.record({
   mode: fc.constantFrom("enforce", "dry-run"), trustDomain: fc.constant("cluster.local"),
   identitySources: fc.constantFrom(["peer-certificate"], ["xfcc"], ["peer-certificate", "xfcc"], ["xfcc", "peer-certificate"]),
   // aliases and the accepted trust domains together: every principal's trust domain must be accepted
-  trust: ISSUE_10_FIXES ? fc.constantFrom<Obj>({}, { acceptedTrustDomains: ["cluster.local"] }, { trustDomainAliases: ["old.example"] },
-    { trustDomainAliases: ["old.example"], acceptedTrustDomains: ["cluster.local", "old.example"] }) : fc.constant<Obj>({}),
+  trust: fc.constantFrom<Obj>({}, { acceptedTrustDomains: ["cluster.local"] }, { trustDomainAliases: ["old.example"] },
+    { trustDomainAliases: ["old.example"], acceptedTrustDomains: ["cluster.local", "old.example"] }),
   denyStatus: fc.integer({ min: 400, max: 599 }), denyBody: fc.string({ maxLength: 40 }), unsafePathAction: fc.constantFrom("deny", "evaluate"),
 }, { requiredKeys: ["rules"] }).map(({ trust, ...c }) => ({
   ...c, ...(trust as Obj), rules: (c.rules as Obj[]).map((r, i) => ({ name: `rule-${i}.x`, ...r })),
   // xfcc needs acceptedTrustDomains: no TLS handshake vouches for the trust domain of an ID in a header
-  ...(ISSUE_10_FIXES && (c.identitySources as readonly string[] | undefined)?.includes("xfcc") && !(trust as Obj)?.acceptedTrustDomains ? { acceptedTrustDomains: (trust as Obj)?.trustDomainAliases ? ["cluster.local", "old.example"] : ["cluster.local"] } : {}),
+  ...((c.identitySources as readonly string[] | undefined)?.includes("xfcc") && !(trust as Obj)?.acceptedTrustDomains ? { acceptedTrustDomains: (trust as Obj)?.trustDomainAliases ? ["cluster.local", "old.example"] : ["cluster.local"] } : {}),
 }) as unknown as Obj);
 
 // ---- breaking a configuration at a known place ------------------------------------------------------------
@@ -228,10 +227,8 @@ export const INVALID: Record<string, Invalid[]> = {
     { path: ["rules", 0, "name"], value: "bad name!", why: "a character outside the rule-name set" },
     { path: ["rules", 0, "to"], value: { paths: ["/a//b"] }, why: "a path that is not normalized" },
     { path: ["rules", 0, "to"], value: { methods: ["get"] }, why: "a lower-case standard method" },
-    ...(ISSUE_10_FIXES ? [
-      { path: ["acceptedTrustDomains"], value: [], why: "an empty list of accepted trust domains" },
-      { path: ["trustDomainAliases"], value: ["Bad.Example"], why: "an alias that is not a trust domain" },
-    ] : [{ path: ["rules", 0, "from"], value: { principals: ["spiffe://other.example/ns/a/sa/b"] }, why: "a principal in another trust domain" }]),
+    { path: ["acceptedTrustDomains"], value: [], why: "an empty list of accepted trust domains" },
+    { path: ["trustDomainAliases"], value: ["Bad.Example"], why: "an alias that is not a trust domain" },
     { path: ["rules", 0, "when"], value: [{ key: "source.ip", values: ["10.0.0.1"] }], why: "an unsupported when key" },
   ],
 };

@@ -6,12 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runSuite, describeFailure, TEST_SEED } from "./suites.ts";
 import { authzReferenceSuites, laneSuites } from "./security.ts";
-import { ISSUE_10_FIXES } from "./features.ts";
-
-const skip = ISSUE_10_FIXES ? false : "the reference is issue 10's fixed semantics (W3C baggage parsing in the guard, authz pathNormalization and path spellings), which this build does not have";
-
 for (const [suite, runs] of [...laneSuites().map((s) => [s, 80] as const), ...authzReferenceSuites().map((s) => [s, 25] as const)]) {
-  test(`${suite.name}: ${suite.about}`, { skip }, async () => {
+  test(`${suite.name}: ${suite.about}`, async () => {
     const { details } = await runSuite(suite, { runs, seed: TEST_SEED });
     assert.ok(!details.failed, describeFailure(suite, details, runs));
   });

@@ -89,8 +89,7 @@ export function configSuites(): Suite[] {
 
 export async function allSuites(): Promise<Suite[]> {
   const { laneSuites, authzReferenceSuites } = await import("./security.ts");
-  const { ISSUE_10_FIXES } = await import("./features.ts");
-  return [...requestSuites(), ...configSuites(), ...(ISSUE_10_FIXES ? [...laneSuites(), ...authzReferenceSuites()] : [])];
+  return [...requestSuites(), ...configSuites(), ...laneSuites(), ...authzReferenceSuites()];
 }
 
 /** Runs one suite; the details carry the seed, the shrunk counterexample and the error of a failure. */

@@ -9,7 +9,6 @@ import { chainFor } from "../../mesh/model.ts";
 import type { StreamResult, TracerName } from "../../host/index.ts";
 import type { HostileRequest } from "./arbitraries.ts";
 import { ROUTES } from "./arbitraries.ts";
-import { ISSUE_10_FIXES } from "./features.ts";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 
@@ -138,7 +137,7 @@ function checkResponseHeader(req: HostileRequest, r: StreamResult): void {
 export const AUTHZ = {
   mode: "enforce", trustDomain: "cluster.local", identitySources: ["peer-certificate", "xfcc"],
   // with issue 10's fixes, xfcc needs the accepted trust domains (no handshake vouches for an ID in a header)
-  ...(ISSUE_10_FIXES ? { acceptedTrustDomains: ["cluster.local"] } : {}),
+  acceptedTrustDomains: ["cluster.local"],
   rules: [
     { name: "deny-admin", action: "DENY", to: { paths: ["/admin", "/admin/*", "/admin;*"] } },
     { name: "deny-internal", action: "DENY", from: { notNamespaces: ["ops"] }, to: { paths: ["/internal/{**}"] } },
