@@ -318,8 +318,8 @@ function refineUnknownKey(path: string, message: string, pluginConfig: unknown):
   return { path: appendKey(path, key), message };
 }
 
-/** Roots the filters name instead of an empty path (access-log/tracing "configuration", router "(configuration)"). */
-const ROOT_ALIASES = ["configuration", "(configuration)"];
+/** The root the filters name instead of an empty path. */
+const ROOT_ALIASES = ["configuration"];
 
 /**
  * The YAML path (`rules[2].to.paths[0]`, `tags["a.b"]`) for a filter's field path, or undefined when

@@ -145,7 +145,7 @@ class Compiler {
   compile(root: JsonValue): Policy {
     const r = this.r;
     const policy = new Policy();
-    if (!r.expectObject(root, "")) return policy;
+    if (!r.expectObject(root, "configuration")) return policy;
     r.checkKeys(root, "", TOP_KEYS);
 
     const mode = r.optString(root, "", "mode", "enforce", false);

@@ -242,7 +242,7 @@ class Compiler {
   compile(root: JsonValue): RouterConfig {
     const r = this.r;
     const cfg = this.cfg;
-    if (!r.expectObject(root, "(configuration)")) return cfg;
+    if (!r.expectObject(root, "configuration")) return cfg;
 
     const role = r.optString(root, "", "role", "decide", false);
     if (role == "guard") cfg.role = Role.Guard;

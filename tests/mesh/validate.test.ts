@@ -131,7 +131,6 @@ test("module error lines map to YAML paths resolved against the pluginConfig its
     ["authz: tags.a.b: must be a string, got number", { path: 'tags["a.b"]', message: "must be a string, got number" }],
     ["authz: tags.x[0]: must be a string, got number", { path: 'tags["x[0]"]', message: "must be a string, got number" }],
     ["authz: configuration: must be an object, got array", { path: "", message: "must be an object, got array" }],
-    ["authz: (configuration): must be an object, got array", { path: "", message: "must be an object, got array" }],
     ["authz: rules[3].name: must be a string", { path: "", message: "rules[3].name: must be a string" }],
     ["authz: invalid JSON at byte 3: expected ':' after object key", { path: "", message: "invalid JSON at byte 3: expected ':' after object key" }],
     ['sink: "x": is not: a sink', { path: "sink", message: '"x": is not: a sink' }],

@@ -61,7 +61,7 @@ describe("invalid configurations (one error line per problem)", () => {
   const cases: [string, unknown, string[]][] = [
     ["absent configuration", "", ["router: configuration is required (pluginConfig is empty); see docs/router.md"]],
     ["malformed JSON", "{\"rules\": [", ["router: invalid JSON at byte 11: expected a JSON value, found end of input"]],
-    ["not an object", "[]", ["router: (configuration): must be an object, got array"]],
+    ["not an object", "[]", ["router: configuration: must be an object, got array"]],
     ["unknown top-level key", { defaultRoute: "v1", defaultroute: "v2" }, ['router: unknown key "defaultroute"']],
     ["unknown role", { role: "decider", defaultRoute: "v1" }, ['router: role: must be "decide" or "guard", got "decider"']],
     ["guard-only key in decide", { defaultRoute: "v1", trustedCallers: [] }, ['router: trustedCallers: only valid with "role": "guard"']],
