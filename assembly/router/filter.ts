@@ -290,7 +290,7 @@ export class RouterRoot extends RootContext {
       const why = copies > 1
         ? ": sent " + copies.toString() + " times (" + (inBaggage ? "readers differ on which one wins" : "Envoy's route match sees the lines joined with ','") + ")"
         : malformed
-          ? ": not a well-formed W3C baggage member (readers differ on whether to skip it)"
+          ? ": not a well-formed W3C baggage member, or the key spelled another way (readers differ on whether to skip or decode it)"
           : ": not one of the configured routes [" + cfg.routes.join(", ") + "]";
       log(LogLevelValues.warn, "router: ignored incoming route " + excerpt(buf, s, e) + " in " + where + why +
         " (" + this.unknownSeen.toString() + " so far)");
@@ -427,8 +427,8 @@ export class RouterRoot extends RootContext {
       if (joined != null) scanBaggage(joined, this.baggageKey, lane);
     }
     if (incoming == null && lane.count == 0) return;
-    // A lane key sent twice or a malformed lane member is ambiguous: readers differ on which
-    // member wins or whether to skip it, so it is stripped whoever sent it.
+    // A lane key sent twice, a malformed lane member or a respelled lane key is ambiguous:
+    // readers differ on which member wins or whether to skip it, so it is stripped whoever sent it.
     const ambiguousLane = lane.count > 0 && !lane.single;
     const trusted = this.callerTrusted(cfg);
     if (trusted && !ambiguousLane) {

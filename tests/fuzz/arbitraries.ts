@@ -72,7 +72,10 @@ export const traceHeaders: fc.Arbitrary<Header[]> = fc.array(fc.oneof(
 export const ROUTES = ["v1", "v2", "canary", "green"];
 const laneValue: fc.Arbitrary<string> = fc.oneof(fc.constantFrom(...ROUTES), fc.constantFrom("v9", "", "v2;p=1", " v2 ", "%76%32", "v2,v1"), fc.string({ maxLength: 10 }));
 const baggageMember: fc.Arbitrary<string> = fc.oneof(
-  { arbitrary: fc.tuple(fc.constantFrom("lane", "Lane", "lane ", " lane", "LANE", "lane%20", "userId", "k"), fc.constantFrom("=", " = ", "", "=="), laneValue, fc.constantFrom("", ";p=1", ";prop", "; x = y"))
+  { arbitrary: fc.tuple(fc.constantFrom("lane", "Lane", "lane ", " lane", "LANE", "lane%20", "userId", "k",
+    // the key as SDKs decode or trim it (review of issue 10, finding 1)
+    "l%61ne", "%6Cane", "%6c%61%6e%65", "lane+", "+lane", "%20lane", "%09lane", "%C2%A0lane", "lane%E3%80%80", "\u00a0lane", "l%2561ne", "%4Cane"),
+    fc.constantFrom("=", " = ", "", "=="), laneValue, fc.constantFrom("", ";p=1", ";prop", "; x = y"))
     .map(([k, eq, v, p]) => k + eq + v + p), weight: 6 },
   { arbitrary: fc.string({ maxLength: 20 }), weight: 2 },
   { arbitrary: fc.constantFrom("", " ", "=", "lane", "lane=", "=v2", ";", ",", "lane=v2=v1"), weight: 2 },

@@ -5,6 +5,7 @@
 //   notPaths cover every spelling the application may read); it must never allow what this denies.
 // - router guard: from an untrusted caller, no route header and no baggage member keyed by the lane key reaches the
 //   application, whichever way a baggage reader splits the list.
+import { laneSeen } from "../router/apps.ts";
 
 export type Bin = string; // a binary string: one char per byte
 
@@ -143,13 +144,14 @@ export function referenceAuthz(policy: Obj, req: RefRequest): "allow" | "deny" {
 }
 
 /** Every way a reader may find a member keyed `key` in baggage lines: W3C members split on ",", the key being what
- *  precedes the first "=" (or ";", or the whole member), without surrounding blanks. */
+ *  precedes the first "=" (or ";", or the whole member), without surrounding blanks, or what an OpenTelemetry SDK
+ *  decodes and trims it to (tests/router/apps.ts). */
 export function baggageKeysSeen(lines: Bin[], key: string): string[] {
   const seen: string[] = [];
   for (const line of lines) {
     for (const member of line.split(",")) {
       const k = member.split(/[=;]/)[0].replace(/^[ \t]+|[ \t]+$/g, "");
-      if (k === key) seen.push(member);
+      if (k === key || laneSeen([["baggage", member]], key) !== undefined) seen.push(member);
     }
   }
   return seen;
