@@ -17,6 +17,7 @@ import { anyCallerMatches } from "./callers";
 import { BaggageScan, scanBaggage, setBaggageMember } from "../common/baggage";
 import { joinHeaderValues, countHeaderLines } from "./pairs";
 import { SpiffeId, SpiffeError, parseSpiffeIdRange } from "../common/spiffe";
+import { Lookalikes } from "./lookalikes";
 
 const PROP_ROUTE = String.UTF8.encode("router.route");
 const PROP_RULE = String.UTF8.encode("router.rule");
@@ -233,6 +234,8 @@ export class RouterRoot extends RootContext {
   lane: BaggageScan = new BaggageScan();
   /** The peer's parsed SPIFFE ID (reused). */
   peerId: SpiffeId = new SpiffeId();
+  /** Route values under other names: x_route, uberctx-<lane>, … (reused). */
+  lookalikes: Lookalikes = new Lookalikes("x-route", "");
   unknownSeen: u64 = 0;
 
   onConfigure(configuration_size: u32): bool {
@@ -252,6 +255,7 @@ export class RouterRoot extends RootContext {
     this.evaluator = ev;
     this.routeHeaderKey = String.UTF8.encode(cfg.routeHeader);
     this.baggageKey = String.UTF8.encode(cfg.baggageKey);
+    this.lookalikes = new Lookalikes(cfg.routeHeader, cfg.baggageKey);
     this.cfg = cfg;
     if (log_enabled(LogLevelValues.info)) {
       log(LogLevelValues.info, "router: configured role " + (cfg.role == Role.Guard ? "guard" : "decide") + ", " +
@@ -262,12 +266,6 @@ export class RouterRoot extends RootContext {
 
   createContext(context_id: u32): Context {
     return new RouterStream(context_id, this);
-  }
-
-  /** All `baggage` lines as one list, or null. */
-  readBaggage(): ArrayBuffer | null {
-    const pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
-    return pairs == null ? null : joinHeaderValues(pairs, BAGGAGE);
   }
 
   /** Writes the baggage list with the lane member set to value (removed when null). */
@@ -353,6 +351,9 @@ export class RouterRoot extends RootContext {
     } else if (incoming != null || lane.count > 0) {
       bump(this.metrics.incomingStripped);
     }
+    // x_route, uberctx-<lane>, …: never read, always removed (lookalikes.ts).
+    const lookalikes = this.lookalikes.find(pairs);
+    if (lookalikes > 0 && (cfg.trustIncoming || (incoming == null && lane.count == 0))) bump(this.metrics.incomingStripped);
 
     if (route < 0) {
       // Rules see the request as if no route value had been sent.
@@ -383,10 +384,11 @@ export class RouterRoot extends RootContext {
     }
     if (useBaggage) {
       // Same rule as for the header: only a kept, single lane is left as it is; a rewrite keeps
-      // one lane member (setBaggageMember drops later duplicates).
+      // one lane member (setBaggageMember drops later duplicates and respelled keys).
       const same = rb != null ? label == BY_INCOMING && lane.single && rangeEquals(joined!, lane.valueStart, lane.valueEnd, rb) : lane.count == 0;
       if (!same) this.writeBaggage(joined, rb);
     }
+    if (lookalikes > 0) this.lookalikes.strip();
 
     const m = this.metrics;
     if (rb == null) {
@@ -420,28 +422,34 @@ export class RouterRoot extends RootContext {
     view.begin();
     const incoming = view.header(SLOT_ROUTE);
     const useBaggage = cfg.baggageKey.length > 0;
+    let pairs: ArrayBuffer | null = null;
     let joined: ArrayBuffer | null = null;
     const lane = this.lane.reset();
     if (useBaggage) {
-      joined = this.readBaggage();
+      pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+      if (pairs != null) joined = joinHeaderValues(pairs, BAGGAGE);
       if (joined != null) scanBaggage(joined, this.baggageKey, lane);
     }
-    if (incoming == null && lane.count == 0) return;
+    // x_route, uberctx-<lane>, …: removed whoever sent them (lookalikes.ts).
+    const lookalikes = this.lookalikes.find(pairs);
+    if (incoming == null && lane.count == 0 && lookalikes == 0) return;
     // A lane key sent twice, a malformed lane member or a respelled lane key is ambiguous:
     // readers differ on which member wins or whether to skip it, so it is stripped whoever sent it.
     const ambiguousLane = lane.count > 0 && !lane.single;
     const trusted = this.callerTrusted(cfg);
-    if (trusted && !ambiguousLane) {
+    if (trusted && !ambiguousLane && lookalikes == 0) {
       bump(this.metrics.guardAllowed);
       return;
     }
     if (incoming != null && !trusted) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, this.routeHeaderKey);
-    if (lane.count > 0) this.writeBaggage(joined, null);
+    if (lane.count > 0 && (!trusted || ambiguousLane)) this.writeBaggage(joined, null);
+    if (lookalikes > 0) this.lookalikes.strip();
     bump(this.metrics.guardStripped);
     if (log_enabled(LogLevelValues.debug)) {
       if (trusted) {
         log(LogLevelValues.debug, "router: guard stripped an ambiguous baggage member " + cfg.baggageKey + " (" +
-          lane.count.toString() + " members with the key, " + lane.malformed.toString() + " malformed)");
+          lane.count.toString() + " members with the key, " + lane.malformed.toString() + " malformed) or " +
+          lookalikes.toString() + " route values under other names");
       } else {
         const san = get_property_bytes(PROP_PEER_SAN);
         log(LogLevelValues.debug, "router: guard stripped the route value of untrusted caller " +

@@ -86,8 +86,11 @@ export const baggageValue: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: huge(1024, 70_000, fc.constantFrom("lane=v2,", "k=v,", ",")), weight: 1 },
 );
 export const routeHeaders: fc.Arbitrary<Header[]> = fc.array(fc.oneof(
-  fc.tuple(fc.constantFrom("x-route", "X-Route", "x-route "), fc.oneof(laneValue, junk)),
+  fc.tuple(fc.constantFrom("x-route", "X-Route", "x-route ", "x_route", "X_Route"), fc.oneof(laneValue, junk)),
   fc.tuple(fc.constantFrom("baggage", "Baggage"), fc.oneof(baggageValue, junk)),
+  // the lane in other carriers (Jaeger, OpenTracing), which OpenTelemetry's propagators turn into baggage
+  fc.tuple(fc.constantFrom("uberctx-lane", "uberctx_lane", "Uberctx-Lane", "ot-baggage-lane", "uberctx-l%61ne", "uberctx-user"), fc.oneof(laneValue, junk)),
+  fc.tuple(fc.constantFrom("jaeger-baggage", "jaeger_baggage"), fc.oneof(baggageValue, junk)),
 ), { maxLength: 4 });
 
 // ---- identity ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import { environment, checkRequest, send, MODULE } from "./harness.ts";
 import { referenceAuthz, baggageKeysSeen, type RefRequest } from "./reference.ts";
 import { GUARD, guardTrusts, hcmRefused, type Target } from "./targets.ts";
 import type { Suite } from "./suites.ts";
+import { received, laneSeen, wsgiEnviron } from "../router/apps.ts";
 
 const bin = (b: string | Uint8Array) => (typeof b === "string" ? Buffer.from(b, "utf8") : Buffer.from(b)).toString("latin1");
 
@@ -146,13 +147,18 @@ function laneInvariants(kind: "guard" | "decide-strict") {
     if (!r.upstreamRequest) return;
     const lines = r.upstreamRequest.rawHeaders.filter(([k]) => Buffer.from(k).toString("latin1") === "baggage").map(([, v]) => Buffer.from(v).toString("latin1"));
     const lanes = baggageKeysSeen(lines, "lane");
+    // What applications read: OpenTelemetry JS and Python (with the Jaeger and OT propagators), a WSGI server's HTTP_X_ROUTE.
+    const got = received(r);
     if (kind === "guard") {
       if (guardTrusts(req)) return;
       assert.deepEqual(r.upstreamRequest.headers.filter(([k]) => k === "x-route"), [], "an untrusted caller's x-route reached the application");
+      assert.equal(wsgiEnviron(got).get("HTTP_X_ROUTE"), undefined, "an untrusted caller's route header reached a WSGI application under another spelling");
       assert.deepEqual(lanes, [], `an untrusted caller's lane reached the application: ${JSON.stringify(lines)}`);
+      assert.equal(laneSeen(got), undefined, `an untrusted caller's lane reached the application in another carrier: ${JSON.stringify(got)}`);
     } else {
       const route = r.filterStateString("wasm.router.route");
       assert.deepEqual(lanes.map((m) => m.replace(/^[ \t]+|[ \t]+$/g, "")), route === undefined ? [] : [`lane=${route}`], `the lane upstream is not the decision (${route}): ${JSON.stringify(lines)}`);
+      assert.equal(laneSeen(got), route, `the lane an application reads is not the decision (${route}): ${JSON.stringify(got)}`);
     }
   };
 }

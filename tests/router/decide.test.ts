@@ -251,8 +251,9 @@ describe("rule order", () => {
     const res = r.run(req("/", [["x-h49", "v999"]]));
     assert.equal(routeOf(res), "route-5");
     assert.equal(res.filterStateString("wasm.router.rule"), "r999");
-    // Each header is fetched from the host at most once, however many rules read it.
-    assert.ok(res.hostCalls.byName.proxy_get_header_map_value <= 50 + 1, JSON.stringify(res.hostCalls.byName));
+    // Each header is fetched from the host at most once, however many rules read it (plus the route header and
+    // its '_' spelling, x_route, which the filter removes: docs/router.md, "Route values under other names").
+    assert.ok(res.hostCalls.byName.proxy_get_header_map_value <= 50 + 2, JSON.stringify(res.hostCalls.byName));
   });
 });
 

@@ -1,0 +1,200 @@
+// Route values under names the filter does not route on, but an application may read:
+//
+//  - the route header spelled with '_' for '-' (`x_route`). CGI and WSGI servers (Python's wsgiref,
+//    gunicorn before 22) turn `x-route` and `x_route` into the same HTTP_X_ROUTE variable. Envoy
+//    passes such names on by default, and Istio 1.20.8 leaves the connection manager's
+//    headers_with_underscores_action at its default, ALLOW.
+//  - the lane in the other baggage carriers that OpenTelemetry's Jaeger and OT-trace propagators
+//    (and the Jaeger clients) read as baggage: `uberctx-<key>` and `ot-baggage-<key>` headers, and a
+//    `<key>` member of `jaeger-baggage`. The application's W3C propagator then forwards the entry
+//    as `baggage: <key>=…`, where the next decide with trustIncoming keeps it.
+//
+// Names are compared as those readers compare them: ASCII case-insensitively and with '_' as '-'
+// (Envoy hands lower-case names to filters); the key part of a carrier's name and a jaeger-baggage
+// key as any reader may read the key (common/baggage.ts keyReadsAs). Neither role ever reads these
+// values; both remove them (docs/router.md, "Route values under other names").
+//
+// Request path: finding allocates nothing; removing allocates the names it removes (rare: only
+// when something was found).
+
+import { HeaderMapTypeValues, get_header_map_value, get_header_map_flat_pairs, remove_header_map_value, replace_header_map_value } from "@solo-io/proxy-runtime";
+import { lowerAscii, ListIter } from "../common/bytes";
+import { MemberKey, memberKind, keyReadsAs, setBaggageMember } from "../common/baggage";
+import { joinHeaderValues } from "./pairs";
+
+const UBERCTX = String.UTF8.encode("uberctx-");
+const OT_BAGGAGE = String.UTF8.encode("ot-baggage-");
+const JAEGER_BAGGAGE = String.UTF8.encode("jaeger-baggage");
+const ITER = new ListIter();
+
+/** Up to this many '-' or '_' in the route header, its other spellings are looked up one by one (2^n - 1 lookups). */
+const MAX_LOOKUP_SEPARATORS: i32 = 3;
+
+// @ts-ignore: decorator
+@inline
+function sameNameByte(a: u32, b: u32): bool {
+  if ((a == 0x5f || a == 0x2d) && (b == 0x5f || b == 0x2d)) return true;
+  return lowerAscii(a) == lowerAscii(b);
+}
+
+// buf[s, s + name.byteLength) spells `name` (case and '_'/'-' folded).
+function spellsAt(buf: ArrayBuffer, s: i32, e: i32, name: ArrayBuffer): bool {
+  const n = name.byteLength;
+  if (e - s < n) return false;
+  const p = changetype<usize>(buf) + <usize>s;
+  const q = changetype<usize>(name);
+  for (let i = 0; i < n; i++) {
+    if (!sameNameByte(<u32>load<u8>(p + <usize>i), <u32>load<u8>(q + <usize>i))) return false;
+  }
+  return true;
+}
+
+/** buf[s, e) is another spelling of `name` ('_' for '-' or the other way round, or case), not `name` itself. */
+function otherSpelling(buf: ArrayBuffer, s: i32, e: i32, name: ArrayBuffer): bool {
+  if (e - s != name.byteLength || !spellsAt(buf, s, e, name)) return false;
+  return memory.compare(changetype<usize>(buf) + <usize>s, changetype<usize>(name), <usize>(e - s)) != 0;
+}
+
+/** Does some member of the list buf[s, e) have the key `key`, in any spelling? */
+function listHasKey(buf: ArrayBuffer, s: i32, e: i32, key: ArrayBuffer): bool {
+  const it = ITER.reset(buf, 0x2c, s, e);
+  while (it.next()) {
+    if (it.start < it.end && memberKind(buf, it.start, it.end, key) != MemberKey.Other) return true;
+  }
+  return false;
+}
+
+/** Every spelling of `name` with each '-' or '_' either way round, except `name` itself; null past MAX_LOOKUP_SEPARATORS. */
+function separatorSpellings(name: string): StaticArray<ArrayBuffer> | null {
+  const at = new Array<i32>();
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c == 0x2d || c == 0x5f) at.push(i);
+  }
+  if (at.length > MAX_LOOKUP_SEPARATORS) return null;
+  const n = (1 << at.length) - 1;
+  const out = new StaticArray<ArrayBuffer>(n);
+  const base = String.UTF8.encode(name);
+  for (let m = 1; m <= n; m++) {
+    const v = base.slice(0);
+    for (let k = 0; k < at.length; k++) {
+      if ((m & (1 << k)) == 0) continue;
+      const p = changetype<usize>(v) + <usize>at[k];
+      store<u8>(p, load<u8>(p) == 0x2d ? 0x5f : 0x2d);
+    }
+    out[m - 1] = v;
+  }
+  return out;
+}
+
+/** The route header's and the lane's lookalikes in one request. One instance per configuration, reused. */
+export class Lookalikes {
+  routeHeader: ArrayBuffer;
+  /** The baggage key, or null without baggageKey (then only the route header has lookalikes). */
+  laneKey: ArrayBuffer | null;
+  /** The route header's other spellings, looked up one by one; null: scan the serialized map. */
+  variants: StaticArray<ArrayBuffer> | null;
+  /** Header lines found by the last find(). */
+  count: i32 = 0;
+  /** Which variants the last lookup found (bit i: variants[i]); 0 after a scan. */
+  private mask: u32 = 0;
+  /** The serialized map the last scan read; null after a lookup. */
+  private pairs: ArrayBuffer | null = null;
+
+  constructor(routeHeader: string, laneKey: string) {
+    this.routeHeader = String.UTF8.encode(routeHeader);
+    this.laneKey = laneKey.length > 0 ? String.UTF8.encode(laneKey) : null;
+    this.variants = laneKey.length > 0 ? null : separatorSpellings(routeHeader);
+  }
+
+  /**
+   * Finds the lookalikes of this request in `pairs` (the serialized request headers, when the
+   * caller has them), else by looking up the route header's other spellings, else in the
+   * serialized map fetched here. Returns how many header lines were found.
+   */
+  find(pairs: ArrayBuffer | null): i32 {
+    this.count = 0;
+    this.mask = 0;
+    this.pairs = null;
+    const variants = this.variants;
+    if (pairs == null && variants != null) {
+      let mask: u32 = 0;
+      let count = 0;
+      for (let i = 0; i < variants.length; i++) {
+        if (get_header_map_value(HeaderMapTypeValues.RequestHeaders, unchecked(variants[i])) != null) {
+          mask |= 1 << <u32>i;
+          count++;
+        }
+      }
+      this.mask = mask;
+      this.count = count;
+      return count;
+    }
+    const map = pairs != null ? pairs : get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+    if (map == null) return 0;
+    this.pairs = map;
+    this.count = this.scan(map, false);
+    return this.count;
+  }
+
+  /** Removes what the last find() found (a jaeger-baggage list keeps its other members). */
+  strip(): void {
+    if (this.count == 0) return;
+    const variants = this.variants;
+    if (this.mask != 0 && variants != null) {
+      for (let i = 0; i < variants.length; i++) {
+        if ((this.mask & (1 << <u32>i)) != 0) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, unchecked(variants[i]));
+      }
+      return;
+    }
+    const pairs = this.pairs;
+    if (pairs != null) this.scan(pairs, true);
+  }
+
+  // One pass over the serialized map (proxy-wasm layout, every length checked): counts the
+  // lookalike lines, and with `remove` removes them. Removing a name removes all its lines.
+  private scan(pairs: ArrayBuffer, remove: bool): i32 {
+    const total = pairs.byteLength;
+    if (total < 4) return 0;
+    const p = changetype<usize>(pairs);
+    const count = <i64>load<u32>(p);
+    if (count * 10 + 4 > <i64>total) return 0;
+    let data: i64 = 4 + count * 8;
+    let found = 0;
+    const key = this.laneKey;
+    for (let i: i64 = 0; i < count; i++) {
+      const kl = <i64>load<u32>(p + <usize>(4 + i * 8));
+      const vl = <i64>load<u32>(p + <usize>(8 + i * 8));
+      if (data + kl + vl + 2 > <i64>total) return found;
+      const ks = <i32>data;
+      const ke = <i32>(data + kl);
+      const vs = ke + 1;
+      const ve = <i32>(vs + vl);
+      data += kl + vl + 2;
+      let hit = otherSpelling(pairs, ks, ke, this.routeHeader);
+      if (!hit && key != null) {
+        if (spellsAt(pairs, ks, ke, UBERCTX)) hit = keyReadsAs(pairs, ks + UBERCTX.byteLength, ke, key, true);
+        else if (spellsAt(pairs, ks, ke, OT_BAGGAGE)) hit = keyReadsAs(pairs, ks + OT_BAGGAGE.byteLength, ke, key, true);
+        else if (ke - ks == JAEGER_BAGGAGE.byteLength && spellsAt(pairs, ks, ke, JAEGER_BAGGAGE) && listHasKey(pairs, vs, ve, key)) {
+          found++;
+          // Every line of the name is rewritten at once; a second line of it rewrites the same list again.
+          if (remove) stripJaegerBaggage(pairs, ks, ke, key);
+          continue;
+        }
+      }
+      if (!hit) continue;
+      found++;
+      if (remove) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, pairs.slice(ks, ke));
+    }
+    return found;
+  }
+}
+
+// Rewrites every line of this jaeger-baggage spelling as one list without the key's members.
+function stripJaegerBaggage(pairs: ArrayBuffer, ks: i32, ke: i32, key: ArrayBuffer): void {
+  const name = pairs.slice(ks, ke);
+  const joined = joinHeaderValues(pairs, name);
+  const out = setBaggageMember(joined, key, null);
+  if (out.byteLength == 0) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, name);
+  else replace_header_map_value(HeaderMapTypeValues.RequestHeaders, name, out);
+}
