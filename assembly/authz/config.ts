@@ -137,6 +137,8 @@ class Compiler {
   /** Istio's trust domain bundle: trustDomain, then trustDomainAliases (trustdomain.NewBundle). */
   bundle: string[] = [DEFAULT_TRUST_DOMAIN];
   accepted: TrustDomains = TrustDomains.any();
+  /** The principals being compiled lead to a denial when they match (see compileRule). */
+  denyDirection: bool = false;
   sid: SpiffeId = new SpiffeId();
   normalizer: PathNormalizer = new PathNormalizer();
   headerNames: string[] = [];
@@ -281,8 +283,13 @@ class Compiler {
       const fp = fieldPath(path, "from");
       r.checkKeys(from, fp, FROM_KEYS);
       if (!hasAnyKey(from, FROM_KEYS)) r.error(fp, "must set at least one of " + FROM_KEYS.join(", ") + " (omit \"from\" to match every caller)");
+      // Where a match leads to a denial, Istio's reading of the caller counts (istio-reading.ts),
+      // so a principal outside acceptedTrustDomains can match there.
+      this.denyDirection = rule.action != Action.Allow;
       rule.principals = this.patterns(from, fp, "principals", FieldKind.Principal);
+      this.denyDirection = rule.action == Action.Allow;
       rule.notPrincipals = this.patterns(from, fp, "notPrincipals", FieldKind.Principal);
+      this.denyDirection = false;
       rule.namespaces = this.patterns(from, fp, "namespaces", FieldKind.Namespace);
       rule.notNamespaces = this.patterns(from, fp, "notNamespaces", FieldKind.Namespace);
     }
@@ -474,7 +481,7 @@ class Compiler {
   }
 
   acceptedProblem(td: string): string {
-    if (this.accepted.acceptsName(td)) return "";
+    if (this.denyDirection || this.accepted.acceptsName(td)) return "";
     return " can never match: its trust domain " + jsonQuote(td) + " is not in acceptedTrustDomains, so its callers are unauthenticated";
   }
 
@@ -676,8 +683,11 @@ function buildIndexes(policy: Policy, compiled: Rule[]): void {
     if (rule.methods != null || rule.notMethods != null) policy.needsMethod = true;
     if (rule.paths != null || rule.notPaths != null) policy.needsPath = true;
     const sPath = fieldScore(rule.paths, 4);
-    const sPrincipal = fieldScore(rule.principals, 4);
-    const sNamespace = fieldScore(rule.namespaces, 3);
+    // A DENY or AUDIT rule's principals and namespaces also match Istio's reading of the caller
+    // (istio-reading.ts), which the identity indexes, keyed by the strict identity, would miss.
+    const strictOnly = rule.action == Action.Allow;
+    const sPrincipal = strictOnly ? fieldScore(rule.principals, 4) : 0;
+    const sNamespace = strictOnly ? fieldScore(rule.namespaces, 3) : 0;
     const sMethod = min(fieldScore(rule.methods, 1), 1);
     const best = max(max(sPath, sPrincipal), max(sNamespace, sMethod));
     if (best == 0) policy.always.set(i);

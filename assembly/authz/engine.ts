@@ -12,6 +12,7 @@ import { Pattern, anyMatches } from "./pattern";
 import { Bitset } from "./candidates";
 import { Identity } from "./identity";
 import { PathSpellings } from "../common/path";
+import { istioPrincipalIn, istioNamespaceIn } from "./istio-reading";
 
 /**
  * Supplies `when` header values by slot (Policy.headerNames). find() returns false when the
@@ -47,6 +48,13 @@ export class RequestAttrs {
   /** Destination port, or -1 when unknown. */
   port: i32 = -1;
   identity: Identity = new Identity();
+  /**
+   * Istio's reading of the caller, for rules that lead to a denial (istio-reading.ts): the peer
+   * certificate's first URI SAN whatever its shape (null when none was read), and whether the peer
+   * presented a certificate.
+   */
+  peerSan: ArrayBuffer | null = null;
+  peerCert: bool = false;
   headers: HeaderSource = new NoHeaders();
 }
 
@@ -133,18 +141,22 @@ export function ruleMatches(rule: Rule, req: RequestAttrs): bool {
   l = rule.notPaths;
   if (l != null && patternsMatch(l, path, 0, req.pathLen)) return false;
 
+  // An ALLOW rule's principals and namespaces take only the strictly valid identity; where a match
+  // leads to a denial (a DENY or AUDIT rule's principals and namespaces, an ALLOW rule's
+  // notPrincipals and notNamespaces), Istio's reading of the peer certificate matches too.
   const id = req.identity;
   const idBuf: ArrayBuffer | null = id.valid ? id.buf : null;
+  const allow = rule.action == Action.Allow;
   l = rule.principals;
-  if (l != null && !patternsMatch(l, idBuf, id.start, id.end)) return false;
+  if (l != null && !patternsMatch(l, idBuf, id.start, id.end) && (allow || !istioPrincipalIn(l, req.peerSan, req.peerCert))) return false;
   l = rule.notPrincipals;
-  if (l != null && patternsMatch(l, idBuf, id.start, id.end)) return false;
+  if (l != null && (patternsMatch(l, idBuf, id.start, id.end) || (allow && istioPrincipalIn(l, req.peerSan, req.peerCert)))) return false;
   // Only IDs of the form /ns/<ns>/... have a namespace; for the others it is a missing attribute.
   const nsBuf: ArrayBuffer | null = id.hasNamespace ? id.buf : null;
   l = rule.namespaces;
-  if (l != null && !patternsMatch(l, nsBuf, id.nsStart, id.nsEnd)) return false;
+  if (l != null && !patternsMatch(l, nsBuf, id.nsStart, id.nsEnd) && (allow || !istioNamespaceIn(l, req.peerSan))) return false;
   l = rule.notNamespaces;
-  if (l != null && patternsMatch(l, nsBuf, id.nsStart, id.nsEnd)) return false;
+  if (l != null && (patternsMatch(l, nsBuf, id.nsStart, id.nsEnd) || (allow && istioNamespaceIn(l, req.peerSan)))) return false;
 
   const when = rule.when;
   if (when != null) {

@@ -20,6 +20,7 @@ const METHOD = String.UTF8.encode(":method");
 const PATH = String.UTF8.encode(":path");
 const XFCC = String.UTF8.encode("x-forwarded-client-cert");
 const PEER_URI_SAN = String.UTF8.encode("connection\0uri_san_peer_certificate");
+const MTLS = String.UTF8.encode("connection\0mtls");
 const DESTINATION_PORT = String.UTF8.encode("destination\0port");
 const KEY_DECISION = String.UTF8.encode("authz.decision");
 const KEY_RULE = String.UTF8.encode("authz.rule");
@@ -303,6 +304,8 @@ class AuthzStream extends Context {
     }
 
     req.port = policy.needsPort ? readPort() : -1;
+    req.peerSan = null;
+    req.peerCert = false;
     if (policy.needsIdentity) this.readIdentity(policy, req);
     else req.identity.clear();
 
@@ -321,8 +324,11 @@ class AuthzStream extends Context {
     for (let i = 0; i < sources.length; i++) {
       const src = unchecked(sources[i]);
       if (src == IdentitySource.PeerCertificate) {
-        // Envoy reports only the first URI SAN of the peer certificate; absent without TLS.
+        // Envoy reports only the first URI SAN of the peer certificate; absent without TLS. Rules
+        // that lead to a denial also read it as Istio does (istio-reading.ts).
         const san = get_property_bytes(PEER_URI_SAN);
+        req.peerSan = san;
+        req.peerCert = san != null || peerPresentedCertificate();
         if (san != null && authenticate(san, 0, san.byteLength, policy.accepted, id)) return;
       } else {
         // Exactly one XFCC header, strictly well-formed; its last element names the caller.
@@ -362,6 +368,12 @@ class AuthzStream extends Context {
     send_local_response(policy.denyStatus, details, policy.denyBody, extra, GrpcStatusValues.InvalidCode);
     return FilterHeadersStatusValues.StopIteration;
   }
+}
+
+/** connection.mtls: TLS and the peer presented a certificate. */
+function peerPresentedCertificate(): bool {
+  const v = get_property_bytes(MTLS);
+  return v != null && v.byteLength >= 1 && load<u8>(changetype<usize>(v)) != 0;
 }
 
 /** destination.port (int64, little-endian), or -1. */

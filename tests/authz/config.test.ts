@@ -95,12 +95,16 @@ describe("invalid configuration", () => {
     }
   });
 
-  it("with acceptedTrustDomains, rejects principals from a trust domain it does not list, which could never match", () => {
-    const cfg = (from: unknown) => ({ acceptedTrustDomains: ["cluster.local"], rules: [{ name: "r", action: "ALLOW", from }] });
-    rejects(cfg({ notPrincipals: ["other.example/ns/web/sa/x"] }),
+  it("with acceptedTrustDomains, rejects principals from a trust domain it does not list where only the strict identity counts, which could never match", () => {
+    const cfg = (action: string, from: unknown) => ({ acceptedTrustDomains: ["cluster.local"], rules: [{ name: "r", action, from }] });
+    rejects(cfg("DENY", { notPrincipals: ["other.example/ns/web/sa/x"] }),
       /^authz: rules\[0\]\.from\.notPrincipals\[0\]: "other.example\/ns\/web\/sa\/x" can never match: its trust domain "other.example" is not in acceptedTrustDomains/);
-    rejects(cfg({ principals: ["other.example/ns/*"] }), /from\.principals\[0\]: .*not in acceptedTrustDomains/);
-    assert.equal(h.configure(cfg({ principals: ["other*", "*/sa/x", "cluster.local/ns/*"] })).status, "ok");
+    rejects(cfg("ALLOW", { principals: ["other.example/ns/*"] }), /from\.principals\[0\]: .*not in acceptedTrustDomains/);
+    assert.equal(h.configure(cfg("ALLOW", { principals: ["other*", "*/sa/x", "cluster.local/ns/*"] })).status, "ok");
+    // Where a match leads to a denial, Istio's reading of the peer certificate counts, whatever its trust domain.
+    for (const [action, key] of [["DENY", "principals"], ["AUDIT", "principals"], ["ALLOW", "notPrincipals"]]) {
+      assert.equal(h.configure(cfg(action, { [key]: ["other.example/ns/web/sa/x"] })).status, "ok", `${action} ${key}`);
+    }
   });
 
   it("checks trust domain lists, and requires acceptedTrustDomains for xfcc", () => {

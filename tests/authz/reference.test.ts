@@ -1,7 +1,8 @@
 // The candidate indexes must never change a decision. Random policies of a few hundred rules (so
 // the candidate bitset spans several words) are evaluated by the real module and by a direct
-// transcription of the AuthorizationPolicy semantics in docs/authz.md; every request must get the
-// same decision, deciding rule and audit rule from both.
+// transcription of the AuthorizationPolicy semantics in docs/authz.md (with Istio's reading of the
+// caller where a match leads to a denial); every request must get the same decision, deciding rule
+// and audit rule from both.
 import { describe, it, before } from "node:test";
 import assert from "node:assert/strict";
 import { AuthzHarness, send, id, type Req } from "./helpers.ts";
@@ -116,6 +117,18 @@ function field(values: (string | number)[] | undefined, v: string | number | und
   return negative ? !any : any;
 }
 
+/** Istio's reading of a peer's URI SAN (docs/authz.md, Identity): Envoy's principal matchers and the namespace regex. */
+function istioPrincipal(p: string, san: string): boolean {
+  if (p === "*" || p === "spiffe://*") return san.length > 0;
+  if (p.startsWith("spiffe://")) p = p.slice(9);
+  if (p.startsWith("*")) return new RegExp("^spiffe://.*" + p.slice(1) + "$").test(san);
+  if (p.endsWith("*")) return san.startsWith("spiffe://" + p.slice(0, -1));
+  return san === "spiffe://" + p;
+}
+const istioNamespace = (v: string, san: string) => new RegExp("^.*/ns/" + v.replace(/\*/g, ".*") + "/.*$").test(san);
+const istioAny = (values: string[] | undefined, san: string | undefined, f: (v: string, s: string) => boolean) =>
+  values !== undefined && san !== undefined && values.some((v) => f(v, san));
+
 function reference(rules: Rule[], req: Req): { decision: string; rule?: string; audit?: string } {
   // Any valid SPIFFE ID authenticates; only /ns/<ns>/... IDs have a namespace.
   const valid = req.peer !== undefined && /^spiffe:\/\/[a-z0-9._-]+(\/(?!\.\.?(\/|$))[A-Za-z0-9._-]+)*$/.test(req.peer);
@@ -123,9 +136,20 @@ function reference(rules: Rule[], req: Req): { decision: string; rule?: string; 
   const ns = valid ? /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/./.exec(req.peer!)?.[1] : undefined;
   const port = Number(req.destination!.split(":")[1]);
   const header = req.headers?.find(([k]) => k === "x-env")?.[1];
+  // A DENY or AUDIT rule's principals/namespaces, an ALLOW rule's notPrincipals/notNamespaces, also match Istio's reading.
+  const identity = (rule: Rule) => {
+    const f = rule.from;
+    if (rule.action === "ALLOW") {
+      return field(f?.principals, principal, "principal", false) && field(f?.namespaces, ns, "plain", false) &&
+        field(f?.notPrincipals, principal, "principal", true) && !istioAny(f?.notPrincipals, req.peer, istioPrincipal) &&
+        field(f?.notNamespaces, ns, "plain", true) && !istioAny(f?.notNamespaces, req.peer, istioNamespace);
+    }
+    return (field(f?.principals, principal, "principal", false) || istioAny(f?.principals, req.peer, istioPrincipal)) &&
+      (field(f?.namespaces, ns, "plain", false) || istioAny(f?.namespaces, req.peer, istioNamespace)) &&
+      field(f?.notPrincipals, principal, "principal", true) && field(f?.notNamespaces, ns, "plain", true);
+  };
   const matches = (rule: Rule) =>
-    field(rule.from?.principals, principal, "principal", false) && field(rule.from?.notPrincipals, principal, "principal", true) &&
-    field(rule.from?.namespaces, ns, "plain", false) && field(rule.from?.notNamespaces, ns, "plain", true) &&
+    identity(rule) &&
     field(rule.to?.methods, req.method, "plain", false) && field(rule.to?.notMethods, req.method, "plain", true) &&
     field(rule.to?.paths, req.path, "path", false) && field(rule.to?.notPaths, req.path, "path", true) &&
     field(rule.to?.ports, port, "plain", false) && field(rule.to?.notPorts, port, "plain", true) &&
