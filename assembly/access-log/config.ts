@@ -24,6 +24,7 @@ export const MAX_MAX_VALUE_BYTES: i32 = 65536;
 // Bounds that keep one record small however the configuration is written.
 export const MAX_CAPTURED_HEADERS: i32 = 64;
 export const MAX_TAGS: i32 = 64;
+export const MAX_TAG_NAME_BYTES: i32 = 256;
 export const MAX_REDACT_QUERY_PARAMS: i32 = 256;
 
 const KEYS: string[] = [
@@ -202,9 +203,14 @@ export function compileConfig(src: ArrayBuffer): ConfigResult {
     if (tags.keys.length > MAX_TAGS) r.error("tags", "at most " + MAX_TAGS.toString() + " tags are allowed");
     for (let i = 0; i < tags.keys.length; i++) {
       const k = tags.keys[i];
-      const path = fieldPath("tags", k.length == 0 ? "\"\"" : k);
+      const path = fieldPath("tags", k);
       if (k.length == 0) {
         r.error("tags", "tag names must not be empty");
+        continue;
+      }
+      // Every record carries the tag names: keep them short.
+      if (String.UTF8.byteLength(k) > MAX_TAG_NAME_BYTES) {
+        r.error(path, "tag names are at most " + MAX_TAG_NAME_BYTES.toString() + " bytes");
         continue;
       }
       const v = r.stringValue(tags.values[i], path, true);

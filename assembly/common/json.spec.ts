@@ -204,6 +204,17 @@ describe("ConfigReader", () => {
   it("builds field paths", () => {
     expect(fieldPath("", "rules")).toBe("rules");
     expect(indexPath(fieldPath(indexPath("rules", 2) + ".match", "sourceCidrs"), 0)).toBe("rules[2].match.sourceCidrs[0]");
+    expect(fieldPath("match.headers", ":authority")).toBe("match.headers.:authority");
+    expect(fieldPath("match.headers", "x-user_id.v2")).toBe("match.headers.x-user_id.v2");
+  });
+  it("quotes a map key that is not a plain name, so it cannot forge a log line (review of issue 10, finding 9)", () => {
+    expect(fieldPath("match.headers", "x-a\n[2024-01-01][critical] FORGED")).toBe("match.headers[\"x-a\\n[2024-01-01][critical] FORGED\"]");
+    expect(fieldPath("query", "a\r\nb")).toBe("query[\"a\\r\\nb\"]");
+    expect(fieldPath("tags", "")).toBe("tags[\"\"]");
+    expect(fieldPath("tags", "app.kubernetes.io/name")).toBe("tags[\"app.kubernetes.io/name\"]");
+    expect(fieldPath("tags", "a b")).toBe("tags[\"a b\"]");
+    const long = "x".repeat(QUOTE_MAX_CHARS + 1);
+    expect(fieldPath("tags", long)).toBe("tags[\"" + "x".repeat(QUOTE_MAX_CHARS) + "\"… (" + (QUOTE_MAX_CHARS + 1).toString() + " bytes)]");
   });
   it("collects every problem with its field path", () => {
     const root = parseJsonString(

@@ -11,6 +11,7 @@
 // Errors carry the byte offset where parsing stopped and a message naming what was expected.
 
 import { utf8SequenceAt } from "./bytes";
+import { isTchar } from "./tokens";
 
 export enum JsonKind {
   Null = 0,
@@ -701,19 +702,25 @@ export function jsonQuote(s: string): string {
 export const MAX_REPORTED_ERRORS: i32 = 100;
 
 /**
- * `parent.key` (or `key` at the root). A map key comes from the configuration (a header name, a tag
- * name), so a long one is cut as jsonQuote cuts values: an error line stays short however large the key.
+ * `parent.key` (or `key` at the root) when the key is a plain name: 1-QUOTE_MAX_CHARS RFC 9110 token
+ * characters or ':' (every fixed configuration key, header names, pseudo-headers). Any other key is
+ * written `parent["key"]`, quoted by jsonQuote: a map key comes from the configuration (a header,
+ * query or tag name), and a raw one could forge log lines (`x\n[...][critical] ...`) or make an error
+ * line as long as itself; quoted, its control characters are escaped and a long one is cut.
  */
 export function fieldPath(parent: string, key: string): string {
-  const k = key.length > QUOTE_MAX_CHARS ? cutKey(key) : key;
-  return parent.length == 0 ? k : join3(parent, ".", k);
+  if (!plainKey(key)) return parent + "[" + jsonQuote(key) + "]";
+  return parent.length == 0 ? key : join3(parent, ".", key);
 }
 
-function cutKey(key: string): string {
-  let cut = QUOTE_MAX_CHARS;
-  const last = key.charCodeAt(cut - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut--;
-  return key.substring(0, cut) + "… (" + String.UTF8.byteLength(key).toString() + " bytes)";
+function plainKey(key: string): bool {
+  const n = key.length;
+  if (n == 0 || n > QUOTE_MAX_CHARS) return false;
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c != 0x3a && !isTchar(c)) return false;
+  }
+  return true;
 }
 
 /** `parent[i]`. */

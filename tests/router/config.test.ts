@@ -134,7 +134,7 @@ describe("invalid configurations (one error line per problem)", () => {
       'router: rules[0](m).match.headers.x-a: must have exactly one of "exact", "prefix", "suffix", "contains", "present", got 0 keys',
       'router: rules[0](m).match.headers.x-b: unknown key "regex" (expected one of exact, prefix, suffix, contains, present)',
       "router: rules[0](m).match.headers.x-c.present: must be a boolean, got string",
-      'router: rules[0](m).match.headers.x d: "x d" is not a valid header name',
+      'router: rules[0](m).match.headers["x d"]: "x d" is not a valid header name',
       "router: rules[0](m).match.query.q.prefix: must not be empty",
     ]],
   ];
