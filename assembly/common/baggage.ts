@@ -223,6 +223,19 @@ function readingEquals(p: usize, start: i32, end: i32, key: ArrayBuffer, mode: i
   return n == kn;
 }
 
+// buf[start, end) of token characters and OWS only: OWS-trimmed, it equals key.
+function plainEquals(p: usize, start: i32, end: i32, key: ArrayBuffer, fold: bool): bool {
+  while (start < end && isOwsByte(<u32>load<u8>(p + <usize>start))) start++;
+  while (end > start && isOwsByte(<u32>load<u8>(p + <usize>(end - 1)))) end--;
+  const n = key.byteLength;
+  if (end - start != n) return false;
+  const k = changetype<usize>(key);
+  for (let i = 0; i < n; i++) {
+    if (!sameByte(<u32>load<u8>(p + <usize>(start + i)), <u32>load<u8>(k + <usize>i), fold)) return false;
+  }
+  return true;
+}
+
 /**
  * Does some common reader read the key text buf[start, end) (untrimmed) as `key`? `fold`: compare
  * as header names (ASCII case-insensitively, '_' as '-'). See "Keys as applications read them".
@@ -242,7 +255,7 @@ export function keyReadsAs(buf: ArrayBuffer, start: i32, end: i32, key: ArrayBuf
     else if (c == 0x2b) plus = true;
     else if (!isTchar(c) && c != 0x20 && c != 0x09) other = true;
   }
-  if (!pct && !plus && !other) return readingEquals(p, start, end, key, f);
+  if (!pct && !plus && !other) return plainEquals(p, start, end, key, fold);
   if (readingEquals(p, start, end, key, f | READ_DECODE)) return true;
   if (plus && readingEquals(p, start, end, key, f | READ_DECODE | READ_PLUS)) return true;
   return pct && readingEquals(p, start, end, key, f);

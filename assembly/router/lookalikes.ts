@@ -101,8 +101,12 @@ export class Lookalikes {
   /** The serialized map the last scan read; null after a lookup. */
   private pairs: ArrayBuffer | null = null;
 
+  /** The route header's first byte, lower case (route headers are not empty). */
+  private routeFirst: u32;
+
   constructor(routeHeader: string, laneKey: string) {
     this.routeHeader = String.UTF8.encode(routeHeader);
+    this.routeFirst = routeHeader.length > 0 ? lowerAscii(<u32>routeHeader.charCodeAt(0)) : 0x100;
     this.laneKey = laneKey.length > 0 ? String.UTF8.encode(laneKey) : null;
     this.variants = laneKey.length > 0 ? null : separatorSpellings(routeHeader);
   }
@@ -171,8 +175,11 @@ export class Lookalikes {
       const vs = ke + 1;
       const ve = <i32>(vs + vl);
       data += kl + vl + 2;
-      let hit = otherSpelling(pairs, ks, ke, this.routeHeader);
-      if (!hit && key != null) {
+      if (ke <= ks) continue;
+      // Most names start with none of the letters a lookalike starts with.
+      const c = lowerAscii(<u32>load<u8>(p + <usize>ks));
+      let hit = c == this.routeFirst && otherSpelling(pairs, ks, ke, this.routeHeader);
+      if (!hit && key != null && (c == 0x75 || c == 0x6f || c == 0x6a)) {
         if (spellsAt(pairs, ks, ke, UBERCTX)) hit = keyReadsAs(pairs, ks + UBERCTX.byteLength, ke, key, true);
         else if (spellsAt(pairs, ks, ke, OT_BAGGAGE)) hit = keyReadsAs(pairs, ks + OT_BAGGAGE.byteLength, ke, key, true);
         else if (ke - ks == JAEGER_BAGGAGE.byteLength && spellsAt(pairs, ks, ke, JAEGER_BAGGAGE) && listHasKey(pairs, vs, ve, key)) {
