@@ -1,12 +1,17 @@
 // The printed table (bench/run.ts) and its Markdown twin (docs/benchmark.md is written from it).
 import { relative } from "node:path";
-import type { BenchResult, Measured } from "./bench.ts";
+import type { BenchResult, Measured, SdkVariant } from "./bench.ts";
 import type { ProfileSummary } from "./profile.ts";
 
 const n0 = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString("en") : "—");
 const x2 = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}×` : "—");
 const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`;
 function mem(m: Measured): string { return m.memGrowthPer100k === 0 ? "0" : n0(m.memGrowthPer100k); }
+const us = (ns: number): string => (Number.isFinite(ns) ? `${(ns / 1000).toFixed(2)} µs` : "—");
+const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "—");
+const SDK_LABEL: Record<SdkVariant, string> = {
+  arraybuffer: "our SDK, ArrayBuffer API", string: "our SDK, string API", pristine: "pristine proxy-runtime 0.1.8",
+};
 
 function table(head: string[], rows: string[][], align: ("l" | "r")[]): string {
   const w = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
@@ -23,33 +28,47 @@ export function formatReport(r: BenchResult): string {
   for (const m of r.missing) out.push(`MISSING ${m.rootId}: ${m.reason}`);
   out.push(`per case: ≥ ${r.options.warmup.toLocaleString("en")} warm-up requests (until linear memory is stable for 3,000) + ${r.options.iterations.toLocaleString("en")} timed, filter and floor interleaved in ${r.options.rounds} rounds; timer cost ${r.env.timerNs.toFixed(1)} ns per callback removed`);
   out.push("ns = time inside the module's stream callbacks per request, host calls included; floor = raw-ABI module making the same host calls");
+  out.push("replay = the same module on the replay host (host calls answered from values recorded on an identical request): the floor approaches Envoy's C++ host calls");
   out.push("");
   out.push(table(
-    ["case", "median ns", "p99 ns", "host calls", "mem B/100k", "floor med", "floor p99", "× floor", "outcome"],
+    ["case", "calls", "median ns", "p99 ns", "floor med", "× floor", "replay med", "replay floor", "× floor", "excess", "mem B/100k", "outcome"],
     r.cases.map((c) => [
-      c.id + (c.floorExact ? "" : " (!)") + (c.stableCalls ? "" : " (~)"),
-      n0(c.filter.medianNs), n0(c.filter.p99Ns), String(c.filter.hostCallsPerRequest), mem(c.filter),
-      n0(c.floor.medianNs), n0(c.floor.p99Ns), x2(c.ratio), c.outcome,
+      c.id + (c.floorExact ? "" : " (!)") + (c.stableCalls ? "" : " (~)") + (c.replay.exact ? "" : " (≠)"),
+      String(c.filter.hostCallsPerRequest), n0(c.filter.medianNs), n0(c.filter.p99Ns), n0(c.floor.medianNs), x2(c.ratio),
+      n0(c.replay.filter.medianNs), n0(c.replay.floor.medianNs), x2(c.replay.ratio), n0(c.replay.excessNs),
+      mem(c.filter) + (c.replay.filter.memGrowthPer100k === 0 ? "" : ` / ${mem(c.replay.filter)}`), c.outcome,
     ]),
-    ["l", "r", "r", "r", "r", "r", "r", "r", "l"],
+    ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"],
   ));
+  out.push("columns 3-6: project's host; 7-10: replay host (excess = median − floor median, ns)");
   if (r.cases.some((c) => !c.floorExact)) out.push("(!) the floor did not make exactly the filter's host calls");
   if (r.cases.some((c) => !c.stableCalls)) out.push("(~) the filter's host calls differed between two identical requests");
+  if (r.cases.some((c) => !c.replay.exact)) out.push("(≠) the replay instance's memory differed from the recording VM's after setup (replay not exact)");
   if (r.sdk) {
+    const sdk = r.sdk;
     out.push("");
-    out.push("SDK as shipped: one trivial filter (read x-request-id, add it to the response), same source on both SDKs");
+    out.push("SDK: one trivial filter (read x-request-id, add it to the response): our SDK with its ArrayBuffer and string APIs, the pristine 0.1.8 with the string API");
     out.push(table(
-      ["variant", "median ns", "p99 ns", "host calls", "mem B/100k", "× floor"],
+      ["variant", "calls", "median ns", "p99 ns", "× floor", "replay med", "× floor", "mem B/100k"],
       [
-        ["floor (raw ABI)", n0(r.sdk.floor.medianNs), n0(r.sdk.floor.p99Ns), String(r.sdk.floor.hostCallsPerRequest), mem(r.sdk.floor), "1.00×"],
-        ...r.sdk.results.map((s) => [
-          s.variant === "mended" ? "mended SDK (ours)" : "pristine proxy-runtime 0.1.8",
-          n0(s.measured.medianNs), n0(s.measured.p99Ns), String(s.measured.hostCallsPerRequest), mem(s.measured), x2(s.ratioToFloor),
+        ["floor (raw ABI)", String(sdk.floor.hostCallsPerRequest), n0(sdk.floor.medianNs), n0(sdk.floor.p99Ns), "1.00×", n0(sdk.replayFloor.medianNs), "1.00×", mem(sdk.floor)],
+        ...sdk.results.map((s) => [
+          SDK_LABEL[s.variant] + (s.replay.exact ? "" : " (≠)"), String(s.measured.hostCallsPerRequest), n0(s.measured.medianNs), n0(s.measured.p99Ns), x2(s.ratioToFloor),
+          n0(s.replay.measured.medianNs), x2(s.replay.ratioToFloor), mem(s.measured),
         ]),
       ],
-      ["l", "r", "r", "r", "r", "r"],
+      ["l", "r", "r", "r", "r", "r", "r", "r"],
     ));
-    for (const n of r.sdk.notes) out.push(`  - ${n}`);
+    for (const n of sdk.notes) out.push(`  - ${n}`);
+  }
+  if (r.budget.length) {
+    out.push("");
+    out.push(`sidecar CPU budget: each listener's chain above the sum of its floors on the replay host, as a share of a ${r.budget[0].cpu} CPU sidecar at ${r.budget[0].rps.toLocaleString("en")} requests/s`);
+    out.push(table(
+      ["chain", "filters", "median excess", "share", "mean excess", "share", "project's host excess"],
+      r.budget.map((b) => [b.chain, b.filters.join(" → "), us(b.replayExcessNs), pct(b.share), us(b.replayExcessMeanNs), pct(b.shareMean), us(b.fullExcessNs)]),
+      ["l", "l", "r", "r", "r", "r", "r"],
+    ));
   }
   if (r.startup.length) {
     out.push("");
@@ -99,17 +118,24 @@ export function formatMarkdown(r: BenchResult): string {
     `flags \`${r.env.execArgv.join(" ")}\`; load average ${r.env.loadAvgStart.map((x) => x.toFixed(1)).join("/")} at start, ` +
     `${r.env.loadAvgEnd.map((x) => x.toFixed(1)).join("/")} at end; ${r.options.iterations.toLocaleString("en")} timed requests per case; ${r.seconds.toFixed(0)} s.`);
   out.push("");
-  md(["case", "median ns", "p99 ns", "host calls", "mem B/100k", "floor median", "floor p99", "× floor", "excess ns"],
-    r.cases.map((c) => [c.id, n0(c.filter.medianNs), n0(c.filter.p99Ns), String(c.filter.hostCallsPerRequest), mem(c.filter),
-      n0(c.floor.medianNs), n0(c.floor.p99Ns), `**${x2(c.ratio)}**`, n0(c.filter.medianNs - c.floor.medianNs)]),
-    [false, true, true, true, true, true, true, true, true]);
+  md(["case", "host calls", "median ns", "p99 ns", "floor median", "× floor", "replay median", "replay floor", "× floor (replay)", "excess ns (replay)", "mem B/100k"],
+    r.cases.map((c) => [c.id, String(c.filter.hostCallsPerRequest), n0(c.filter.medianNs), n0(c.filter.p99Ns), n0(c.floor.medianNs), `**${x2(c.ratio)}**`,
+      n0(c.replay.filter.medianNs), n0(c.replay.floor.medianNs), x2(c.replay.ratio), n0(c.replay.excessNs), mem(c.filter)]),
+    [false, true, true, true, true, true, true, true, true, true, true]);
   if (r.sdk) {
+    const sdk = r.sdk;
     out.push("");
-    md(["SDK as shipped (trivial filter)", "median ns", "p99 ns", "host calls", "mem B/100k", "× floor"],
-      [["floor (raw ABI)", n0(r.sdk.floor.medianNs), n0(r.sdk.floor.p99Ns), String(r.sdk.floor.hostCallsPerRequest), mem(r.sdk.floor), "1.00×"],
-        ...r.sdk.results.map((s) => [s.variant === "mended" ? "mended SDK (ours)" : "pristine proxy-runtime 0.1.8", n0(s.measured.medianNs),
-          n0(s.measured.p99Ns), String(s.measured.hostCallsPerRequest), mem(s.measured), `**${x2(s.ratioToFloor)}**`])],
-      [false, true, true, true, true, true]);
+    md(["SDK, trivial filter", "host calls", "median ns", "p99 ns", "× floor", "replay median", "× floor (replay)", "mem B/100k"],
+      [["floor (raw ABI)", String(sdk.floor.hostCallsPerRequest), n0(sdk.floor.medianNs), n0(sdk.floor.p99Ns), "1.00×", n0(sdk.replayFloor.medianNs), "1.00×", mem(sdk.floor)],
+        ...sdk.results.map((s) => [SDK_LABEL[s.variant], String(s.measured.hostCallsPerRequest), n0(s.measured.medianNs), n0(s.measured.p99Ns),
+          `**${x2(s.ratioToFloor)}**`, n0(s.replay.measured.medianNs), x2(s.replay.ratioToFloor), mem(s.measured)])],
+      [false, true, true, true, true, true, true, true]);
+  }
+  if (r.budget.length) {
+    out.push("");
+    md(["chain", "filters", "above floors, median (replay)", `share of ${r.budget[0].cpu} CPU at ${r.budget[0].rps.toLocaleString("en")} rps`, "above floors, mean (replay)", "share (mean)", "above floors (project's host)"],
+      r.budget.map((b) => [b.chain, b.filters.join(" → "), us(b.replayExcessNs), pct(b.share), us(b.replayExcessMeanNs), pct(b.shareMean), us(b.fullExcessNs)]),
+      [false, false, true, true, true, true, true]);
   }
   out.push("");
   out.push(`Module: ${r.module.rawBytes.toLocaleString("en")} B raw, ${r.module.gzipBytes.toLocaleString("en")} B gzip -9 (${kib(r.module.gzipBytes)}).`);
