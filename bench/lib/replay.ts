@@ -223,9 +223,9 @@ export class ReplayVm {
   private calls: HostCallRec[] = [];
   private pos = 0;
   private readonly args: number[] = new Array<number>(12).fill(0);
-  private u8!: Uint8Array;
+  private readonly addrs: number[] = new Array<number>(8).fill(0);
+  private u8: Uint8Array = new Uint8Array(0);
   private dv!: DataView;
-  private buf: ArrayBuffer | null = null;
   private readonly malloc: (n: number) => number;
   private readonly template: TemplateEvent[];
   private nextId: number;
@@ -317,25 +317,27 @@ export class ReplayVm {
 
   private views(): void {
     const b = this.memory.buffer as ArrayBuffer;
-    if (b !== this.buf) { this.buf = b; this.u8 = new Uint8Array(b); this.dv = new DataView(b); }
+    this.u8 = new Uint8Array(b);
+    this.dv = new DataView(b);
   }
 
   private answer(c: HostCallRec, args: number[]): void {
-    let addrs: number[] | null = null;
-    if (c.mallocs.length !== 0) {
-      addrs = [];
-      for (const n of c.mallocs) addrs.push(this.malloc(n) >>> 0);
-    }
-    this.views();
+    // The host's mallocs come first (as in a real host call); at most one in every proxy-wasm call.
+    const m = c.mallocs, addrs = this.addrs;
+    for (let k = 0; k < m.length; k++) addrs[k] = this.malloc(m[k]) >>> 0;
+    // Growing memory detaches the old buffer (its views read as empty): only then make new views.
+    if (this.u8.length === 0) this.views();
     const dv = this.dv;
-    for (const o of c.outs) {
+    const outs = c.outs;
+    for (let k = 0; k < outs.length; k++) {
+      const o = outs[k];
       const p = args[o.arg] >>> 0;
       switch (o.kind) {
         case OUT_U32: dv.setUint32(p, o.value as number, true); break;
         case OUT_U64: dv.setBigUint64(p, o.value as bigint, true); break;
         case OUT_BLOCK: {
           const n = o.value as number;
-          const a = n > 0 ? addrs![o.malloc] : 0;
+          const a = n > 0 ? addrs[o.malloc] : 0;
           if (n > 0) this.u8.set(o.bytes, a);
           dv.setUint32(p, a, true);
           dv.setUint32(args[o.lenArg] >>> 0, n, true);
