@@ -168,20 +168,24 @@ describe("SDK: host values land in a buffer the filter lends (HostBuffer)", () =
     const r1 = landed("abc");
     const [v1, at1] = r1.filterStateString("wasm.probe.landed")!.split("@");
     assert.equal(v1, "abc");
+    assert.match(at1, /^\d+\/3\/16$/, "an ArrayBuffer of the value's length, in 16 bytes of storage");
     assert.equal(r1.filterStateString("wasm.probe.landed_copy"), "abc", "set_property_from writes the value's bytes only");
     assert.equal(r1.filterStateString("wasm.probe.landed_path"), "/");
     assert.equal(r1.filterStateString("wasm.probe.landed_missing"), "null,false");
     // the six headers sent and the x-request-id the connection manager adds
     assert.equal(r1.filterStateString("wasm.probe.landed_pairs"), "7", "the serialized pairs start with their count");
+    const ptr = (at: string) => at.split("/")[0];
     const [v2, at2] = landed("defg").filterStateString("wasm.probe.landed")!.split("@");
     assert.equal(v2, "defg");
-    assert.equal(at2, at1, "no new storage for a value that fits");
+    assert.equal(at2, `${ptr(at1)}/4/16`, "no new storage for a value that fits");
     const long = "x".repeat(300);
     const [v3, at3] = landed(long).filterStateString("wasm.probe.landed")!.split("@");
     assert.equal(v3, long);
-    assert.notEqual(at3, at1, "grown for a longer value");
-    const [, at4] = landed("h").filterStateString("wasm.probe.landed")!.split("@");
-    assert.equal(at4, at3, "and kept");
+    assert.notEqual(ptr(at3), ptr(at1), "grown for a longer value");
+    assert.match(at3, /\/300\/300$/);
+    const [v4, at4] = landed("h").filterStateString("wasm.probe.landed")!.split("@");
+    assert.equal(v4, "h");
+    assert.equal(at4, `${ptr(at3)}/1/300`, "and kept");
     assert.equal(landed().filterStateString("wasm.probe.landed"), "null@-1");
     assert.equal(plugin.vmFailed, false);
   });
