@@ -11,8 +11,8 @@
 
 import {
   RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
-  LogLevelValues, HeaderMapTypeValues, WasmResultValues, Counter, log, log_enabled,
-  get_property_bytes, get_header_map_flat_pairs,
+  LogLevelValues, HeaderMapTypeValues, WasmResultValues, Counter, HostBuffer, log, log_enabled,
+  get_property_bytes, get_property_into, get_header_map_pairs_into,
 } from "@solo-io/proxy-runtime";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { JsonWriter } from "../common/json-writer";
@@ -196,17 +196,44 @@ export class AccessLogRoot extends RootContext {
   }
 }
 
+// Stream contexts are recycled (recycle()): the buffers below are allocated once per context and
+// reused by every later stream it serves, so building a record allocates nothing.
+function newAttrBuffers(): StaticArray<HostBuffer> {
+  const a = new StaticArray<HostBuffer>(A_COUNT);
+  for (let i = 0; i < A_COUNT; i++) unchecked((a[i] = new HostBuffer(32)));
+  return a;
+}
+
 export class AccessLogStream extends Context {
   private reqPairs: ArrayBuffer | null = null;
   private reqRead: bool = false;
   private respPairs: ArrayBuffer | null = null;
   private respRead: bool = false;
   private earlyWritten: bool = false;
-  private attrs: StaticArray<ArrayBuffer | null> = new StaticArray<ArrayBuffer | null>(A_COUNT);
+  // Where the host's values land: the two header maps, one buffer per attribute, and the trace
+  // id of the early record (compared with the final one).
+  private reqBuf: HostBuffer = new HostBuffer(1024);
+  private respBuf: HostBuffer = new HostBuffer(256);
+  private attrBufs: StaticArray<HostBuffer> = newAttrBuffers();
+  private earlyTrace: HostBuffer = new HostBuffer(32);
   private attrRead: u32 = 0;
 
   constructor(context_id: u32, root: AccessLogRoot) {
     super(context_id, root);
+  }
+
+  recycle(): bool {
+    this.reqPairs = null;
+    this.reqRead = false;
+    this.respPairs = null;
+    this.respRead = false;
+    this.earlyWritten = false;
+    this.attrRead = 0;
+    this.earlyTrace.clear();
+    this.ridStart = -1;
+    this.ridEnd = -1;
+    this.havePath = false;
+    return true;
   }
 
   private get root(): AccessLogRoot {
@@ -248,8 +275,13 @@ export class AccessLogStream extends Context {
     if (cfg == null) return;
     this.root.readNode();
     // Values read for the early record may have changed since (a reset after the last byte, late
-    // flags, the ids tracing adopted from Envoy's tracer in its on_log): read them again.
-    const earlyTrace = this.earlyWritten ? unchecked(this.attrs[A_TRACE_ID]) : null;
+    // flags, the ids tracing adopted from Envoy's tracer in its on_log): read them again, keeping
+    // the early trace id to compare.
+    if (this.earlyWritten && (this.attrRead & (1 << A_TRACE_ID)) != 0) {
+      const t = unchecked(this.attrBufs[A_TRACE_ID]);
+      if (t.present) this.earlyTrace.set(t.ptr, t.length);
+    }
+    const earlyTrace = this.earlyTrace.value;
     this.attrRead &= ~LATE_MASK;
     const ok = this.build(cfg, true);
     if (!ok) {
@@ -329,22 +361,23 @@ export class AccessLogStream extends Context {
   private readRequest(): void {
     if (this.reqRead) return;
     this.reqRead = true;
-    this.reqPairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+    this.reqPairs = get_header_map_pairs_into(HeaderMapTypeValues.RequestHeaders, this.reqBuf);
   }
 
   private readResponse(): void {
     if (this.respRead) return;
     this.respRead = true;
-    this.respPairs = get_header_map_flat_pairs(HeaderMapTypeValues.ResponseHeaders);
+    this.respPairs = get_header_map_pairs_into(HeaderMapTypeValues.ResponseHeaders, this.respBuf);
   }
 
   private attr(i: i32): ArrayBuffer | null {
     const bit: u32 = 1 << <u32>i;
+    const buf = unchecked(this.attrBufs[i]);
     if ((this.attrRead & bit) == 0) {
-      unchecked((this.attrs[i] = get_property_bytes(unchecked(ATTR_PATHS[i]))));
       this.attrRead |= bit;
+      return get_property_into(unchecked(ATTR_PATHS[i]), buf);
     }
-    return unchecked(this.attrs[i]);
+    return buf.value;
   }
 
   // Where the x-request-id header sits in reqPairs (set by build), for the request_id key field.
