@@ -411,14 +411,18 @@ export class AccessLogStream extends Context {
     w.keyRaw(J_OTHER_TRACE_ID).stringBytesOrNull(this.attr(A_OTHER_TRACE_ID), cap);
     w.keyRaw(J_OTHER_TRACE_FORMAT).stringBytesOrNull(this.attr(A_OTHER_FORMAT), cap);
 
-    // Request id and the request line, from one pass over the request headers.
+    // Request id, the request line and the captured request headers, from one pass over the
+    // request headers.
     let methodS = -1, methodE = -1, pathS = -1, pathE = -1, authS = -1, authE = -1, ridS = -1, ridE = -1;
+    const reqCaps = reqCaptures;
+    reqCaps.begin(cfg.requestHeaders);
     iter.reset(req);
     while (iter.next()) {
       if (methodS < 0 && iter.keyIs(H_METHOD)) { methodS = iter.valueStart; methodE = iter.valueEnd; }
       else if (pathS < 0 && iter.keyIs(H_PATH)) { pathS = iter.valueStart; pathE = iter.valueEnd; }
       else if (authS < 0 && iter.keyIs(H_AUTHORITY)) { authS = iter.valueStart; authE = iter.valueEnd; }
       else if (ridS < 0 && iter.keyIs(H_REQUEST_ID)) { ridS = iter.valueStart; ridE = iter.valueEnd; }
+      reqCaps.see(iter);
     }
     this.ridStart = ridS;
     this.ridEnd = ridE;
@@ -509,9 +513,14 @@ export class AccessLogStream extends Context {
     w.keyRaw(J_AUTHZ_AUDIT).stringBytesOrNull(this.attr(A_AUTHZ_AUDIT), cap);
 
     w.keyRaw(J_REQUEST_HEADERS);
-    writeHeaders(w, req, cfg.requestHeaders, cfg.redactQueryParams, cap, root.valueScratch);
+    writeHeaders(w, req, reqCaps, cfg.redactQueryParams, cap, root.valueScratch);
     w.keyRaw(J_RESPONSE_HEADERS);
-    writeHeaders(w, this.respPairs, cfg.responseHeaders, cfg.redactQueryParams, cap, root.valueScratch);
+    const resp = this.respPairs;
+    const respCaps = respCaptures;
+    respCaps.begin(cfg.responseHeaders);
+    iter.reset(resp);
+    while (iter.next()) respCaps.see(iter);
+    writeHeaders(w, resp, respCaps, cfg.redactQueryParams, cap, root.valueScratch);
 
     w.keyRaw(J_TAGS).raw(cfg.tagsJson);
     w.endObject();
@@ -538,31 +547,62 @@ export class AccessLogStream extends Context {
   }
 }
 
-// Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
+/**
+ * Where each captured header sits in one header map: its first value and how many lines it has,
+ * filled by one pass over the map (see), whatever the number of captured headers.
+ */
+class Captures {
+  list: CapturedHeader[] = [];
+  first: StaticArray<i32> = new StaticArray<i32>(0);
+  end: StaticArray<i32> = new StaticArray<i32>(0);
+  count: StaticArray<i32> = new StaticArray<i32>(0);
+
+  begin(list: CapturedHeader[]): void {
+    this.list = list;
+    const n = list.length;
+    if (this.count.length < n) {
+      this.first = new StaticArray<i32>(n);
+      this.end = new StaticArray<i32>(n);
+      this.count = new StaticArray<i32>(n);
+    }
+    const count = this.count;
+    for (let h = 0; h < n; h++) unchecked((count[h] = 0));
+  }
+
+  see(it: PairsIter): void {
+    const list = this.list;
+    for (let h = 0, n = list.length; h < n; h++) {
+      if (!it.keyIs(unchecked(list[h]).nameBytes)) continue;
+      const c = unchecked(this.count[h]);
+      if (c == 0) {
+        unchecked((this.first[h] = it.valueStart));
+        unchecked((this.end[h] = it.valueEnd));
+      }
+      unchecked((this.count[h] = c + 1));
+    }
+  }
+}
+
+const reqCaptures = new Captures();
+const respCaptures = new Captures();
+
+// Captured headers as an object keyed by the configured (lower-case) names.// Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
 // left out; repeated ones are joined with "," (as Envoy joins request.headers); a redacted
 // header is one MASK however many times it appears. Every other value that carries a query
 // (`?`) gets the same query-parameter redaction as `path`, each occurrence before joining:
 // `:path`, `referer`, `location`, `x-envoy-original-path` and the like hold URLs, and a secret
 // must not leak through a header when the record's path masks it.
-function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, list: CapturedHeader[], names: ArrayBuffer[], cap: i32, valueScratch: Scratch): void {
+function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, caps: Captures, names: ArrayBuffer[], cap: i32, valueScratch: Scratch): void {
   w.beginObject();
   if (pairs != null) {
     const redactQuery = names.length > 0;
+    const list = caps.list;
     for (let h = 0; h < list.length; h++) {
       const hdr = unchecked(list[h]);
-      let count = 0;
-      let fs = 0;
-      let fe = 0;
-      iter.reset(pairs);
-      while (iter.next()) {
-        if (!iter.keyIs(hdr.nameBytes)) continue;
-        if (count == 0) {
-          fs = iter.valueStart;
-          fe = iter.valueEnd;
-        }
-        count++;
-      }
+      const count = unchecked(caps.count[h]);
       if (count == 0) continue;
+      const fs = unchecked(caps.first[h]);
+      const fe = unchecked(caps.end[h]);
       w.keyRaw(hdr.keyJson);
       if (hdr.redacted) {
         w.raw(J_MASK);
