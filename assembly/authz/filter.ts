@@ -5,9 +5,10 @@
 import { collectConfigGarbage } from "../common/gc";
 import {
   RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, GrpcStatusValues,
-  HeaderPair, Counter, log, log_enabled, get_property_bytes, set_property_bytes, get_header_map_value,
-  get_header_map_flat_pairs, send_local_response,
+  HeaderPair, Counter, log, log_enabled, set_property_bytes, get_property_into, get_header_map_value_into,
+  get_header_map_pairs_into, send_local_response,
 } from "@solo-io/proxy-runtime/assembly/runtime";
+import { HostBuffer } from "@solo-io/proxy-runtime/assembly/host_buffer";
 import { PathSpellings, PathError, PathNormalization, pathErrorText } from "../common/path";
 import { Policy, IdentitySource, compileConfig } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
@@ -51,6 +52,11 @@ export class AuthzRoot extends RootContext {
   decision: Decision = new Decision();
   spellings: PathSpellings = new PathSpellings();
   headers: StreamHeaders = new StreamHeaders();
+  // Where the host's values land (one request at a time per VM): no allocation per request.
+  methodBuf: HostBuffer = new HostBuffer(16);
+  pathBuf: HostBuffer = new HostBuffer(256);
+  sanBuf: HostBuffer = new HostBuffer(128);
+  portBuf: HostBuffer = new HostBuffer(16);
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -86,6 +92,7 @@ class StreamHeaders extends HeaderSource {
   names: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
   private loaded: bool = false;
   private pairs: ArrayBuffer | null = null;
+  private pairsBuf: HostBuffer = new HostBuffer(1024);
   private iter: PairIter = new PairIter();
 
   reset(): void {
@@ -95,7 +102,7 @@ class StreamHeaders extends HeaderSource {
 
   private load(): void {
     this.loaded = true;
-    this.pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+    this.pairs = get_header_map_pairs_into(HeaderMapTypeValues.RequestHeaders, this.pairsBuf);
   }
 
   find(slot: i32): bool {
@@ -252,6 +259,11 @@ class AuthzStream extends Context {
     this.root = root;
   }
 
+  // No per-stream state: the context serves the next stream of its root.
+  recycle(): bool {
+    return true;
+  }
+
   onRequestHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
     const root = this.root;
     const policy = root.policy;
@@ -269,11 +281,11 @@ class AuthzStream extends Context {
     root.headers.reset();
     req.headers = root.headers;
 
-    req.method = policy.needsMethod ? get_header_map_value(HeaderMapTypeValues.RequestHeaders, METHOD) : null;
+    req.method = policy.needsMethod ? get_header_map_value_into(HeaderMapTypeValues.RequestHeaders, METHOD, root.methodBuf) : null;
 
     // The path is checked on every request: an unsafe path is denied even when no rule looks at
     // paths (unsafePathAction "deny").
-    const rawPath = get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH);
+    const rawPath = get_header_map_value_into(HeaderMapTypeValues.RequestHeaders, PATH, root.pathBuf);
     let unsafe = false;
     let spellings: PathSpellings | null = null;
     req.path = null;
@@ -302,7 +314,7 @@ class AuthzStream extends Context {
       return this.finish(policy, metrics, decision, UNSAFE_PATH_RULE, DETAILS_UNSAFE_PATH);
     }
 
-    req.port = policy.needsPort ? readPort() : -1;
+    req.port = policy.needsPort ? readPort(root.portBuf) : -1;
     if (policy.needsIdentity) this.readIdentity(policy, req);
     else req.identity.clear();
 
@@ -322,7 +334,7 @@ class AuthzStream extends Context {
       const src = unchecked(sources[i]);
       if (src == IdentitySource.PeerCertificate) {
         // Envoy reports only the first URI SAN of the peer certificate; absent without TLS.
-        const san = get_property_bytes(PEER_URI_SAN);
+        const san = get_property_into(PEER_URI_SAN, this.root.sanBuf);
         if (san != null && authenticate(san, 0, san.byteLength, policy.accepted, id)) return;
       } else {
         // Exactly one XFCC header, strictly well-formed; its last element names the caller.
@@ -365,8 +377,8 @@ class AuthzStream extends Context {
 }
 
 /** destination.port (int64, little-endian), or -1. */
-function readPort(): i32 {
-  const v = get_property_bytes(DESTINATION_PORT);
+function readPort(buf: HostBuffer): i32 {
+  const v = get_property_into(DESTINATION_PORT, buf);
   if (v == null || v.byteLength != 8) return -1;
   const port = load<i64>(changetype<usize>(v));
   return port > 0 && port <= 65535 ? <i32>port : -1;
