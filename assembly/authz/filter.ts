@@ -12,7 +12,7 @@ import { HostBuffer } from "@solo-io/proxy-runtime/assembly/host_buffer";
 import { PathSpellings, PathError, PathNormalization, pathErrorText } from "../common/path";
 import { Policy, IdentitySource, compileConfig } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
-import { authenticate, xfccLastUri } from "./identity";
+import { Identity, authenticate, xfccLastUri } from "./identity";
 
 const ROOT_ID = "authz";
 
@@ -57,6 +57,10 @@ export class AuthzRoot extends RootContext {
   pathBuf: HostBuffer = new HostBuffer(256);
   sanBuf: HostBuffer = new HostBuffer(128);
   portBuf: HostBuffer = new HostBuffer(16);
+  // The last peer URI SAN and what it authenticated as: the requests of one connection all carry
+  // the same certificate, so the strict parse runs once per caller change, not per request.
+  lastSan: HostBuffer = new HostBuffer(128);
+  lastId: Identity = new Identity();
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -68,6 +72,8 @@ export class AuthzRoot extends RootContext {
     }
     const policy = res.policy!;
     this.policy = policy;
+    // Other accepted trust domains may authenticate the same SAN differently.
+    this.lastSan.clear();
     this.evaluator = new Evaluator(policy);
     this.headers.names = policy.headerNames;
     if (this.metrics == null) this.metrics = new Metrics();
@@ -334,8 +340,24 @@ class AuthzStream extends Context {
       const src = unchecked(sources[i]);
       if (src == IdentitySource.PeerCertificate) {
         // Envoy reports only the first URI SAN of the peer certificate; absent without TLS.
-        const san = get_property_into(PEER_URI_SAN, this.root.sanBuf);
-        if (san != null && authenticate(san, 0, san.byteLength, policy.accepted, id)) return;
+        const root = this.root;
+        const san = get_property_into(PEER_URI_SAN, root.sanBuf);
+        if (san == null) continue;
+        const last = root.lastId;
+        if (!root.lastSan.equals(san)) {
+          authenticate(san, 0, san.byteLength, policy.accepted, last);
+          root.lastSan.set(changetype<usize>(san), san.byteLength);
+          // Same bytes, same offsets: the identity now points into the kept copy.
+          if (last.valid) last.buf = root.lastSan.value!;
+        }
+        if (!last.valid) continue;
+        id.buf = last.buf;
+        id.start = last.start;
+        id.end = last.end;
+        id.nsStart = last.nsStart;
+        id.nsEnd = last.nsEnd;
+        id.valid = true;
+        return;
       } else {
         // Exactly one XFCC header, strictly well-formed; its last element names the caller.
         const headers = this.root.headers;

@@ -17,6 +17,25 @@ before(async () => {
 
 const allowed = (p: Plugin, r: Req) => send(h, p, r).decision === "allow";
 
+describe("one identity per request", () => {
+  it("callers alternating on one plugin are each decided on their own certificate (the last parsed SAN is reused only for the same bytes)", () => {
+    const sequence: [Req, boolean][] = [
+      [{ peer: FRONTEND }, true],
+      [{ peer: id("ops", "frontend") }, false],
+      [{ peer: FRONTEND }, true],
+      [{ peer: FRONTEND + "/" }, false],
+      [{ peer: FRONTEND }, true],
+      [{ peer: "spiffe://other.domain/ns/web/sa/frontend" }, false],
+      [{}, false],
+      [{ peer: FRONTEND }, true],
+      [{ mtlsNoSan: true }, false],
+      [{ peer: id("web", "frontenD") }, false],
+      [{ peer: FRONTEND }, true],
+    ];
+    for (const [r, want] of sequence) assert.equal(allowed(allowFrontend, r), want, JSON.stringify(r));
+  });
+});
+
 describe("unauthenticated callers", () => {
   it("plaintext, mTLS without a URI SAN: positive from-fields never match", () => {
     assert.equal(allowed(allowFrontend, { peer: FRONTEND }), true);
