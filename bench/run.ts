@@ -5,6 +5,7 @@
 //   --no-memory       no memory check
 //   --no-sdk          skip the pristine-SDK comparison (it compiles the SDK at bench time)
 //   --iterations N    timed requests per case (default 30,000; --quick 4,000)
+//   --only TEXT       only the cases whose name contains TEXT ("sdk" for the SDK section); no memory check
 //   --profile         also write a V8 CPU profile of the full chain to bench/results/*.cpuprofile
 //   --profile-only    only the profile (no measurements)
 //   --markdown [file] print the figures of bench/results/latest.json (or file) as Markdown, run nothing
@@ -40,9 +41,9 @@ if (flag("--markdown")) {
   console.log(formatMarkdown(JSON.parse(readFileSync(file, "utf8")) as BenchResult));
   process.exit(0);
 }
-const known = new Set(["--quick", "--memory", "--no-memory", "--no-sdk", "--iterations", "--profile", "--profile-only"]);
+const known = new Set(["--quick", "--memory", "--no-memory", "--no-sdk", "--iterations", "--only", "--profile", "--profile-only"]);
 for (let k = 0; k < args.length; k++) {
-  if (args[k] === "--iterations") { k++; continue; }
+  if (args[k] === "--iterations" || args[k] === "--only") { k++; continue; }
   if (!known.has(args[k])) { console.error(`unknown option ${args[k]} (see the header of bench/run.ts)`); process.exit(2); }
 }
 
@@ -51,6 +52,8 @@ const opts: BenchOptions = { ...base, log: (l) => console.log(`  · ${l}`) };
 if (flag("--memory")) opts.memoryRequests = 1_000_000;
 if (flag("--no-memory")) opts.memoryRequests = 0;
 if (flag("--no-sdk")) opts.sdk = false;
+const only = value("--only");
+if (only !== undefined) opts.only = only;
 const it = value("--iterations");
 if (it !== undefined) {
   const n = Number(it);

@@ -30,6 +30,8 @@ export interface BenchOptions {
   /** repeats of the instantiate + configure measurement */
   startupRepeats: number;
   ruleCounts: readonly number[];
+  /** measure only the cases whose name contains this (and the SDK section only if it contains it); no memory check */
+  only?: string;
   log: (line: string) => void;
 }
 
@@ -302,7 +304,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
   const cases: CaseResult[] = [];
   const measureOpts = { warmup: o.warmup, settleBlocks: o.settleBlocks, iterations: o.iterations, rounds: o.rounds, timerNs };
-  const runGroup = (label: string, pairs: Pair[]): void => {
+  const only = o.only;
+  const pairOf = (id: string, group: CaseResult["group"], variant: string, specs: PluginSpec[], opts: StreamOptions): Pair | null =>
+    only !== undefined && !id.includes(only) ? null : makePair(main, floorBytes, id, group, variant, specs, opts);
+  const runGroup = (label: string, maybe: (Pair | null)[]): void => {
+    const pairs = maybe.filter((p): p is Pair => p !== null);
     if (pairs.length === 0) return;
     const g0 = performance.now();
     measureInterleaved(pairs.flatMap((p) => [p.filter, p.floor, p.rfilter, p.rfloor]), measureOpts);
@@ -315,23 +321,23 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const withTrace = streamOptions(true), noTrace = streamOptions(false);
   if (available.includes("tracing")) {
     runGroup("tracing", [
-      makePair(main, floorBytes, "tracing (trace headers present)", "filter", "trace present", [spec("tracing", TRACING_CONFIG)], withTrace),
-      makePair(main, floorBytes, "tracing (no trace headers)", "filter", "trace absent", [spec("tracing", TRACING_CONFIG)], noTrace),
+      pairOf("tracing (trace headers present)", "filter", "trace present", [spec("tracing", TRACING_CONFIG)], withTrace),
+      pairOf("tracing (no trace headers)", "filter", "trace absent", [spec("tracing", TRACING_CONFIG)], noTrace),
     ]);
   }
   for (const rootId of ["router", "authz"] as const) {
     if (!available.includes(rootId)) continue;
     const make = rootId === "router" ? routerConfig : authzConfig;
     const pairs = o.ruleCounts.map((n) =>
-      makePair(main, floorBytes, `${rootId} (${n} rule${n > 1 ? "s" : ""})`, "filter", `${n} rules`, [spec(rootId, make(n))], withTrace));
+      pairOf(`${rootId} (${n} rule${n > 1 ? "s" : ""})`, "filter", `${n} rules`, [spec(rootId, make(n))], withTrace));
     if (rootId === "router") {
-      pairs.push(makePair(main, floorBytes, "router guard (trusted caller, route sent)", "filter", "guard",
+      pairs.push(pairOf("router guard (trusted caller, route sent)", "filter", "guard",
         [spec("router", ROUTER_GUARD_CONFIG)], streamOptions(true, INCOMING_ROUTE)));
     }
     runGroup(rootId, pairs);
   }
   if (available.includes("access-log")) {
-    runGroup("access-log", [makePair(main, floorBytes, "access-log", "filter", "sink log", [spec("access-log", ACCESS_LOG_CONFIG)], withTrace)]);
+    runGroup("access-log", [pairOf("access-log", "filter", "sink log", [spec("access-log", ACCESS_LOG_CONFIG)], withTrace)]);
   }
 
   // The chains: all four filters as measured before (the deciding router, at every rule count),
@@ -340,23 +346,23 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const partial = chainIds.length === CHAIN_ORDER.length ? "" : ` (${chainIds.length} of ${CHAIN_ORDER.length})`;
   const chainSpecs = chainIds.map((r) => spec(r, defaultConfig(r)));
   if (chainIds.length > 0) {
-    const pairs: Pair[] = [];
+    const pairs: (Pair | null)[] = [];
     for (const n of o.ruleCounts) {
-      pairs.push(makePair(main, floorBytes, `chain${partial}, ${n} rule${n > 1 ? "s" : ""} (trace headers present)`, "chain", `trace present, ${n} rules`,
+      pairs.push(pairOf(`chain${partial}, ${n} rule${n > 1 ? "s" : ""} (trace headers present)`, "chain", `trace present, ${n} rules`,
         chainIds.map((r) => spec(r, chainConfig(r, n))), withTrace));
     }
-    pairs.push(makePair(main, floorBytes, `chain${partial}, 10 rules (no trace headers)`, "chain", "trace absent, 10 rules", chainSpecs, noTrace));
+    pairs.push(pairOf(`chain${partial}, 10 rules (no trace headers)`, "chain", "trace absent, 10 rules", chainSpecs, noTrace));
     runGroup("chain", pairs);
     const inbound = chainIds.map((r) => spec(r, inboundConfig(r)));
     runGroup("inbound chain", [
-      makePair(main, floorBytes, `inbound chain${partial} (trace headers present)`, "chain", "inbound, trace present", inbound, streamOptions(true, INCOMING_ROUTE)),
-      makePair(main, floorBytes, `inbound chain${partial} (no trace headers)`, "chain", "inbound, trace absent", inbound, streamOptions(false, INCOMING_ROUTE)),
+      pairOf(`inbound chain${partial} (trace headers present)`, "chain", "inbound, trace present", inbound, streamOptions(true, INCOMING_ROUTE)),
+      pairOf(`inbound chain${partial} (no trace headers)`, "chain", "inbound, trace absent", inbound, streamOptions(false, INCOMING_ROUTE)),
     ]);
   }
 
   // The SDK: one trivial filter on our SDK (ArrayBuffer and string API) and on the pristine 0.1.8.
   let sdk: BenchResult["sdk"] = null;
-  if (o.sdk) {
+  if (o.sdk && (only === undefined || "sdk-trivial".includes(only) || only.startsWith("sdk"))) {
     const s0 = performance.now();
     const ab = new Uint8Array(readFileSync(TRIVIAL_AB_MODULE));
     const str = new Uint8Array(readFileSync(TRIVIAL_MODULE));
@@ -419,7 +425,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
   // Zero linear-memory growth over many requests through the chain.
   let memoryCheck: BenchResult["memoryCheck"] = null;
-  if (o.memoryRequests > 0 && chainIds.length > 0) {
+  if (o.memoryRequests > 0 && chainIds.length > 0 && only === undefined) {
     const m0 = performance.now();
     const host = newHost();
     const m = host.loadModuleSync(main);
