@@ -16,7 +16,7 @@ import {
 } from "@solo-io/proxy-runtime";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { JsonWriter } from "../common/json-writer";
-import { bytesEqual } from "../common/bytes";
+import { bytesEqual, lowerAscii } from "../common/bytes";
 import { AccessLogConfig, CapturedHeader, compileConfig } from "./config";
 import {
   Scratch, PairsIter, MASK, hasQuery, redactPath, writeTimestamp, writeResponseFlags, readI64,
@@ -164,6 +164,8 @@ export class AccessLogRoot extends RootContext {
   valueScratch: Scratch = new Scratch(16, 16);
   /** The parts of the current caller's ID (offsets into its URI SAN). */
   callerId: SpiffeId = new SpiffeId();
+  reqCaptures: Captures | null = null;
+  respCaptures: Captures | null = null;
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -175,6 +177,8 @@ export class AccessLogRoot extends RootContext {
     this.config = cfg;
     this.pathScratch = new Scratch(256, cfg.maxValueBytes + 16);
     this.valueScratch = new Scratch(256, cfg.maxValueBytes + 16);
+    this.reqCaptures = new Captures(cfg.requestHeaders);
+    this.respCaptures = new Captures(cfg.responseHeaders);
     this.readNode();
     if (this.dropped == null) this.dropped = new Counter("mesh_filters.access-log.dropped");
     return true;
@@ -413,17 +417,12 @@ export class AccessLogStream extends Context {
 
     // Request id, the request line and the captured request headers, from one pass over the
     // request headers.
-    let methodS = -1, methodE = -1, pathS = -1, pathE = -1, authS = -1, authE = -1, ridS = -1, ridE = -1;
-    const reqCaps = reqCaptures;
-    reqCaps.begin(cfg.requestHeaders);
-    iter.reset(req);
-    while (iter.next()) {
-      if (methodS < 0 && iter.keyIs(H_METHOD)) { methodS = iter.valueStart; methodE = iter.valueEnd; }
-      else if (pathS < 0 && iter.keyIs(H_PATH)) { pathS = iter.valueStart; pathE = iter.valueEnd; }
-      else if (authS < 0 && iter.keyIs(H_AUTHORITY)) { authS = iter.valueStart; authE = iter.valueEnd; }
-      else if (ridS < 0 && iter.keyIs(H_REQUEST_ID)) { ridS = iter.valueStart; ridE = iter.valueEnd; }
-      reqCaps.see(iter);
-    }
+    const reqCaps = root.reqCaptures!;
+    scanPairs(req, reqCaps, true);
+    const methodS = unchecked(lineStart[LINE_METHOD]), methodE = unchecked(lineEnd[LINE_METHOD]);
+    const pathS = unchecked(lineStart[LINE_PATH]), pathE = unchecked(lineEnd[LINE_PATH]);
+    const authS = unchecked(lineStart[LINE_AUTHORITY]), authE = unchecked(lineEnd[LINE_AUTHORITY]);
+    const ridS = unchecked(lineStart[LINE_REQUEST_ID]), ridE = unchecked(lineEnd[LINE_REQUEST_ID]);
     this.ridStart = ridS;
     this.ridEnd = ridE;
     w.keyRaw(J_REQUEST_ID);
@@ -516,10 +515,8 @@ export class AccessLogStream extends Context {
     writeHeaders(w, req, reqCaps, cfg.redactQueryParams, cap, root.valueScratch);
     w.keyRaw(J_RESPONSE_HEADERS);
     const resp = this.respPairs;
-    const respCaps = respCaptures;
-    respCaps.begin(cfg.responseHeaders);
-    iter.reset(resp);
-    while (iter.next()) respCaps.see(iter);
+    const respCaps = root.respCaptures!;
+    scanPairs(resp, respCaps, false);
     writeHeaders(w, resp, respCaps, cfg.redactQueryParams, cap, root.valueScratch);
 
     w.keyRaw(J_TAGS).raw(cfg.tagsJson);
@@ -549,42 +546,106 @@ export class AccessLogStream extends Context {
 
 /**
  * Where each captured header sits in one header map: its first value and how many lines it has,
- * filled by one pass over the map (see), whatever the number of captured headers.
+ * filled by one pass over the map (scanPairs), whatever the number of captured headers. Built
+ * per root from its configuration; a pair is compared with a name only when the lengths agree.
  */
 class Captures {
-  list: CapturedHeader[] = [];
-  first: StaticArray<i32> = new StaticArray<i32>(0);
-  end: StaticArray<i32> = new StaticArray<i32>(0);
-  count: StaticArray<i32> = new StaticArray<i32>(0);
+  list: CapturedHeader[];
+  names: StaticArray<ArrayBuffer>;
+  lens: StaticArray<i32>;
+  first: StaticArray<i32>;
+  end: StaticArray<i32>;
+  count: StaticArray<i32>;
 
-  begin(list: CapturedHeader[]): void {
-    this.list = list;
+  constructor(list: CapturedHeader[]) {
     const n = list.length;
-    if (this.count.length < n) {
-      this.first = new StaticArray<i32>(n);
-      this.end = new StaticArray<i32>(n);
-      this.count = new StaticArray<i32>(n);
+    const names = new StaticArray<ArrayBuffer>(n);
+    const lens = new StaticArray<i32>(n);
+    for (let h = 0; h < n; h++) {
+      const name = list[h].nameBytes;
+      names[h] = name;
+      lens[h] = name.byteLength;
     }
-    const count = this.count;
-    for (let h = 0; h < n; h++) unchecked((count[h] = 0));
-  }
-
-  see(it: PairsIter): void {
-    const list = this.list;
-    for (let h = 0, n = list.length; h < n; h++) {
-      if (!it.keyIs(unchecked(list[h]).nameBytes)) continue;
-      const c = unchecked(this.count[h]);
-      if (c == 0) {
-        unchecked((this.first[h] = it.valueStart));
-        unchecked((this.end[h] = it.valueEnd));
-      }
-      unchecked((this.count[h] = c + 1));
-    }
+    this.list = list;
+    this.names = names;
+    this.lens = lens;
+    this.first = new StaticArray<i32>(n);
+    this.end = new StaticArray<i32>(n);
+    this.count = new StaticArray<i32>(n);
   }
 }
 
-const reqCaptures = new Captures();
-const respCaptures = new Captures();
+// Where the request line and the request id sit in the request map (one request at a time).
+const LINE_METHOD = 0, LINE_PATH = 1, LINE_AUTHORITY = 2, LINE_REQUEST_ID = 3;
+const lineStart = new StaticArray<i32>(4);
+const lineEnd = new StaticArray<i32>(4);
+
+// The key at p[0, n) equals the lower-case `name` of the same length, ASCII case-insensitively.
+// @ts-ignore: decorator
+@inline function keyEquals(p: usize, name: ArrayBuffer, n: i32): bool {
+  const q = changetype<usize>(name);
+  for (let i = 0; i < n; i++) {
+    if (lowerAscii(<u32>load<u8>(p + <usize>i)) != <u32>load<u8>(q + <usize>i)) return false;
+  }
+  return true;
+}
+
+/**
+ * One pass over serialized header pairs (u32 count, count x (u32 key length, u32 value length),
+ * then each key and value with a NUL): fills `caps`, and with `line` the positions of :method,
+ * :path, :authority and x-request-id (first of each). A malformed buffer stops the pass where it
+ * goes wrong (what was found before it stands, as with PairsIter).
+ */
+function scanPairs(pairs: ArrayBuffer | null, caps: Captures, line: bool): void {
+  const count = caps.count;
+  const nc = count.length;
+  for (let h = 0; h < nc; h++) unchecked((count[h] = 0));
+  if (line) {
+    for (let k = 0; k < 4; k++) unchecked((lineStart[k] = -1));
+  }
+  if (pairs == null) return;
+  const total = <u64>pairs.byteLength;
+  if (total < 4) return;
+  const base = changetype<usize>(pairs);
+  const n = <u64>load<u32>(base);
+  if (n * 10 + 4 > total) return;
+  const lens = caps.lens;
+  const names = caps.names;
+  let data = 4 + n * 8;
+  for (let i: u64 = 0; i < n; i++) {
+    const kl = <u64>load<u32>(base + <usize>(4 + i * 8));
+    const vl = <u64>load<u32>(base + <usize>(8 + i * 8));
+    if (data + kl + vl + 2 > total) return;
+    const k = <i32>kl;
+    const kp = base + <usize>data;
+    const vs = <i32>(data + kl + 1);
+    const ve = vs + <i32>vl;
+    if (line) {
+      let which = -1;
+      if (k == 7) which = LINE_METHOD;
+      else if (k == 5) which = LINE_PATH;
+      else if (k == 10) which = LINE_AUTHORITY;
+      else if (k == 12) which = LINE_REQUEST_ID;
+      if (which >= 0 && unchecked(lineStart[which]) < 0) {
+        const name = which == LINE_METHOD ? H_METHOD : which == LINE_PATH ? H_PATH : which == LINE_AUTHORITY ? H_AUTHORITY : H_REQUEST_ID;
+        if (keyEquals(kp, name, k)) {
+          unchecked((lineStart[which] = vs));
+          unchecked((lineEnd[which] = ve));
+        }
+      }
+    }
+    for (let h = 0; h < nc; h++) {
+      if (unchecked(lens[h]) != k || !keyEquals(kp, unchecked(names[h]), k)) continue;
+      const c = unchecked(count[h]);
+      if (c == 0) {
+        unchecked((caps.first[h] = vs));
+        unchecked((caps.end[h] = ve));
+      }
+      unchecked((count[h] = c + 1));
+    }
+    data += kl + vl + 2;
+  }
+}
 
 // Captured headers as an object keyed by the configured (lower-case) names.// Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
 // left out; repeated ones are joined with "," (as Envoy joins request.headers); a redacted
