@@ -12,6 +12,7 @@ import { HostBuffer } from "@solo-io/proxy-runtime/assembly/host_buffer";
 import { PathSpellings, PathError, PathNormalization, pathErrorText } from "../common/path";
 import { Policy, IdentitySource, compileConfig } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
+import { Bitset } from "./candidates";
 import { Identity, authenticate, xfccLastUri } from "./identity";
 
 const ROOT_ID = "authz";
@@ -61,6 +62,8 @@ export class AuthzRoot extends RootContext {
   // the same certificate, so the strict parse runs once per caller change, not per request.
   lastSan: HostBuffer = new HostBuffer(128);
   lastId: Identity = new Identity();
+  // The rules that identity selects in the policy's principal and namespace indexes.
+  lastIdBits: Bitset = new Bitset(0);
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -72,8 +75,10 @@ export class AuthzRoot extends RootContext {
     }
     const policy = res.policy!;
     this.policy = policy;
-    // Other accepted trust domains may authenticate the same SAN differently.
+    // Other accepted trust domains may authenticate the same SAN differently, and new rules
+    // select differently.
     this.lastSan.clear();
+    this.lastIdBits = new Bitset(policy.rules.length);
     this.evaluator = new Evaluator(policy);
     this.headers.names = policy.headerNames;
     if (this.metrics == null) this.metrics = new Metrics();
@@ -322,7 +327,10 @@ class AuthzStream extends Context {
 
     req.port = policy.needsPort ? readPort(root.portBuf) : -1;
     if (policy.needsIdentity) this.readIdentity(policy, req);
-    else req.identity.clear();
+    else {
+      req.identity.clear();
+      req.identityBits = null;
+    }
 
     evaluator.evaluateSpellings(req, spellings, decision);
     const rule = decision.rule;
@@ -335,6 +343,7 @@ class AuthzStream extends Context {
   private readIdentity(policy: Policy, req: RequestAttrs): void {
     const id = req.identity;
     id.clear();
+    req.identityBits = null;
     const sources = policy.sources;
     for (let i = 0; i < sources.length; i++) {
       const src = unchecked(sources[i]);
@@ -348,7 +357,10 @@ class AuthzStream extends Context {
           authenticate(san, 0, san.byteLength, policy.accepted, last);
           root.lastSan.set(changetype<usize>(san), san.byteLength);
           // Same bytes, same offsets: the identity now points into the kept copy.
-          if (last.valid) last.buf = root.lastSan.value!;
+          if (last.valid) {
+            last.buf = root.lastSan.value!;
+            root.evaluator!.identityCandidates(last, root.lastIdBits);
+          }
         }
         if (!last.valid) continue;
         id.buf = last.buf;
@@ -357,6 +369,7 @@ class AuthzStream extends Context {
         id.nsStart = last.nsStart;
         id.nsEnd = last.nsEnd;
         id.valid = true;
+        req.identityBits = root.lastIdBits;
         return;
       } else {
         // Exactly one XFCC header, strictly well-formed; its last element names the caller.
