@@ -9,6 +9,7 @@
 //   --profile         also write a V8 CPU profile of the full chain to bench/results/*.cpuprofile
 //   --profile-only    only the profile (no measurements)
 //   --markdown [file] print the figures of bench/results/latest.json (or file) as Markdown, run nothing
+//   --summary f1 f2 … several runs' JSON files as one Markdown table: median of the runs and range, run nothing
 // Runs itself under `node --no-liftoff --expose-gc`: Envoy's V8 compiles Wasm with TurboFan only
 // (proxy-wasm-cpp-host src/v8/v8.cc sets liftoff = false), and --expose-gc lets the harness
 // collect garbage between rounds.
@@ -19,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { runBench, probeFilters, FULL, QUICK, type BenchResult, type BenchOptions } from "./lib/bench.ts";
 import { profilePlugins, chainSpecs } from "./lib/profile.ts";
 import { REPO, RESULTS_DIR, MAIN_MODULE } from "./lib/paths.ts";
-import { formatReport, formatProfile, formatMarkdown } from "./lib/report.ts";
+import { formatReport, formatProfile, formatMarkdown, formatRunsSummary } from "./lib/report.ts";
 
 const args = process.argv.slice(2);
 
@@ -39,6 +40,12 @@ if (flag("--markdown")) {
   const k = args.indexOf("--markdown");
   const file = args[k + 1] && !args[k + 1].startsWith("--") ? args[k + 1] : join(RESULTS_DIR, "latest.json");
   console.log(formatMarkdown(JSON.parse(readFileSync(file, "utf8")) as BenchResult));
+  process.exit(0);
+}
+if (flag("--summary")) {
+  const files = args.slice(args.indexOf("--summary") + 1).filter((a) => !a.startsWith("--"));
+  if (files.length === 0) { console.error("--summary needs the JSON files of the runs"); process.exit(2); }
+  console.log(formatRunsSummary(files.map((f) => JSON.parse(readFileSync(f, "utf8")) as BenchResult)));
   process.exit(0);
 }
 const known = new Set(["--quick", "--memory", "--no-memory", "--no-sdk", "--iterations", "--only", "--profile", "--profile-only"]);

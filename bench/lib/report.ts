@@ -151,3 +151,69 @@ export function formatMarkdown(r: BenchResult): string {
     [false, false, true, true]);
   return out.join("\n");
 }
+
+/**
+ * Several runs side by side (`npm run bench -- --summary a.json b.json …`): per case the median of
+ * the runs' figures and their range, on both hosts. One run's medians move with the machine's
+ * load; the spread across runs shows by how much.
+ */
+export function formatRunsSummary(runs: BenchResult[]): string {
+  const out: string[] = [];
+  const med = (xs: number[]): number => { const a = [...xs].sort((x, y) => x - y); return a.length % 2 ? a[a.length >> 1] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2; };
+  const spread = (xs: number[], f: (x: number) => string): string => `${f(med(xs))} [${f(Math.min(...xs))}–${f(Math.max(...xs))}]`;
+  const md = (head: string[], rows: string[][], right: boolean[]): void => {
+    out.push(`| ${head.join(" | ")} |`);
+    out.push(`|${right.map((x) => (x ? "---:" : "---")).join("|")}|`);
+    for (const row of rows) out.push(`| ${row.join(" | ")} |`);
+  };
+  out.push(`${runs.length} runs: ${runs.map((r) => `${r.date.slice(0, 16).replace("T", " ")} UTC (load ${r.env.loadAvgStart[0].toFixed(1)}→${r.env.loadAvgEnd[0].toFixed(1)}, ${r.options.iterations.toLocaleString("en")} requests per case)`).join("; ")}. Median of the runs [min–max].`);
+  out.push("");
+  const fullest = runs.reduce((a, b) => (b.cases.length > a.cases.length ? b : a));
+  const ids = fullest.cases.map((c) => c.id);
+  const of = (id: string): BenchResult["cases"] => runs.map((r) => r.cases.find((c) => c.id === id)).filter((c): c is BenchResult["cases"][number] => c !== undefined);
+  md(["case", "median ns", "floor ns", "× floor", "replay ns", "replay floor ns", "× floor (replay)", "excess ns (replay)"],
+    ids.map((id) => {
+      const cs = of(id);
+      return [id, spread(cs.map((c) => c.filter.medianNs), n0), spread(cs.map((c) => c.floor.medianNs), n0), `**${spread(cs.map((c) => c.ratio), x2)}**`,
+        spread(cs.map((c) => c.replay.filter.medianNs), n0), spread(cs.map((c) => c.replay.floor.medianNs), n0), spread(cs.map((c) => c.replay.ratio), x2),
+        spread(cs.map((c) => c.replay.excessNs), n0)];
+    }),
+    [false, true, true, true, true, true, true, true]);
+  const sdkRuns = runs.filter((r) => r.sdk !== null);
+  if (sdkRuns.length) {
+    out.push("");
+    const rows: string[][] = [["floor (raw ABI)", spread(sdkRuns.map((r) => r.sdk!.floor.medianNs), n0), "1.00×", spread(sdkRuns.map((r) => r.sdk!.replayFloor.medianNs), n0), "1.00×"]];
+    for (const v of ["arraybuffer", "string", "pristine"] as SdkVariant[]) {
+      const rs = sdkRuns.map((r) => r.sdk!.results.find((s) => s.variant === v)!).filter((s) => s !== undefined);
+      if (rs.length === 0) continue;
+      rows.push([SDK_LABEL[v], spread(rs.map((s) => s.measured.medianNs), n0), `**${spread(rs.map((s) => s.ratioToFloor), x2)}**`,
+        spread(rs.map((s) => s.replay.measured.medianNs), n0), spread(rs.map((s) => s.replay.ratioToFloor), x2)]);
+    }
+    md(["SDK, trivial filter", "median ns", "× floor", "replay ns", "× floor (replay)"], rows, [false, true, true, true, true]);
+  }
+  const budgetRuns = runs.filter((r) => r.budget.length > 0);
+  if (budgetRuns.length) {
+    out.push("");
+    const b0 = budgetRuns[0].budget[0];
+    md(["chain", "above floors, median (replay)", `share of ${b0.cpu} CPU at ${b0.rps.toLocaleString("en")} rps`, "above floors, mean (replay)", "share (mean)", "above floors (project's host)"],
+      budgetRuns[0].budget.map((b0) => {
+        const bs = budgetRuns.map((r) => r.budget.find((b) => b.chain === b0.chain)!).filter((b) => b !== undefined);
+        return [`${b0.chain}: ${b0.filters.join(" → ")}`, spread(bs.map((b) => b.replayExcessNs), us), spread(bs.map((b) => b.share), pct),
+          spread(bs.map((b) => b.replayExcessMeanNs), us), spread(bs.map((b) => b.shareMean), pct), spread(bs.map((b) => b.fullExcessNs), us)];
+      }),
+      [false, true, true, true, true, true]);
+  }
+  out.push("");
+  const targets = fullest.verdicts.map((v) => v.target);
+  md(["target", "runs passed", "measured (median [min–max])", "limit"],
+    targets.map((t) => {
+      const vs = runs.map((r) => r.verdicts.find((v) => v.target === t)).filter((v): v is BenchResult["verdicts"][number] => v !== undefined);
+      const nums = vs.map((v) => parseFloat(v.value.replace(/,/g, ""))).filter((x) => Number.isFinite(x));
+      const unit = vs[0].value.replace(/^[\d.,\s]+/, "");
+      const measured = nums.length === vs.length && nums.length > 0 ? spread(nums, (x) => `${x.toFixed(unit.startsWith("×") ? 2 : 1)}${unit.startsWith("×") ? "×" : " " + unit}`) : vs.map((v) => v.value).join(", ");
+      const passed = vs.filter((v) => v.pass === true).length, checked = vs.filter((v) => v.pass !== null).length;
+      return [t, checked ? `${passed} of ${checked}` : "not checked", measured, vs[0].limit];
+    }),
+    [false, true, true, true]);
+  return out.join("\n");
+}
