@@ -94,6 +94,8 @@ export interface SdkResult {
   ratioToFloor: number;
   replay: { measured: Measured; ratioToFloor: number; exact: boolean };
   hostCallsByName: Record<string, number>;
+  /** the trivial filter's module: bytes raw and gzip -9 */
+  module: { rawBytes: number; gzipBytes: number };
 }
 
 /** Per chain of a sidecar listener: its cost above the sum of its floors, as a share of the CPU budget. */
@@ -375,16 +377,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     measureInterleaved([abPair.filter, strS.full, priS.full, abPair.floor, abPair.rfilter, strS.replay, priS.replay, abPair.rfloor], measureOpts);
     const floorM = measuredOf(abPair.floor, hostCallsOf(abPair.floor).total);
     const rfloorM = measuredOf(abPair.rfloor, abPair.rfloor.replay.hostCallsPerStream);
-    const result = (variant: SdkVariant, full: HostSubject, replay: ReplaySubject): SdkResult => {
+    const result = (variant: SdkVariant, full: HostSubject, replay: ReplaySubject, bytes: Uint8Array): SdkResult => {
       const hc = hostCallsOf(full);
       const m = measuredOf(full, hc.total), r = measuredOf(replay, replay.replay.hostCallsPerStream);
       return {
         variant, measured: m, ratioToFloor: m.medianNs / floorM.medianNs,
         replay: { measured: r, ratioToFloor: r.medianNs / rfloorM.medianNs, exact: replay.replay.exact && abPair.rfloor.replay.exact },
-        hostCallsByName: hc.byName,
+        hostCallsByName: hc.byName, module: { rawBytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length },
       };
     };
-    const results = [result("arraybuffer", abPair.filter, abPair.rfilter), result("string", strS.full, strS.replay), result("pristine", priS.full, priS.replay)];
+    const results = [result("arraybuffer", abPair.filter, abPair.rfilter, ab), result("string", strS.full, strS.replay, str),
+      result("pristine", priS.full, priS.replay, pristine.wasm)];
     sdk = {
       floor: floorM, replayFloor: rfloorM, results,
       notes: [

@@ -49,15 +49,15 @@ export function formatReport(r: BenchResult): string {
     out.push("");
     out.push("SDK: one trivial filter (read x-request-id, add it to the response): our SDK with its ArrayBuffer and string APIs, the pristine 0.1.8 with the string API");
     out.push(table(
-      ["variant", "calls", "median ns", "p99 ns", "× floor", "replay med", "× floor", "mem B/100k"],
+      ["variant", "calls", "median ns", "p99 ns", "× floor", "replay med", "× floor", "mem B/100k", "module gzip"],
       [
-        ["floor (raw ABI)", String(sdk.floor.hostCallsPerRequest), n0(sdk.floor.medianNs), n0(sdk.floor.p99Ns), "1.00×", n0(sdk.replayFloor.medianNs), "1.00×", mem(sdk.floor)],
+        ["floor (raw ABI)", String(sdk.floor.hostCallsPerRequest), n0(sdk.floor.medianNs), n0(sdk.floor.p99Ns), "1.00×", n0(sdk.replayFloor.medianNs), "1.00×", mem(sdk.floor), ""],
         ...sdk.results.map((s) => [
           SDK_LABEL[s.variant] + (s.replay.exact ? "" : " (≠)"), String(s.measured.hostCallsPerRequest), n0(s.measured.medianNs), n0(s.measured.p99Ns), x2(s.ratioToFloor),
-          n0(s.replay.measured.medianNs), x2(s.replay.ratioToFloor), mem(s.measured),
+          n0(s.replay.measured.medianNs), x2(s.replay.ratioToFloor), mem(s.measured), s.module ? kib(s.module.gzipBytes) : "",
         ]),
       ],
-      ["l", "r", "r", "r", "r", "r", "r", "r"],
+      ["l", "r", "r", "r", "r", "r", "r", "r", "r"],
     ));
     for (const n of sdk.notes) out.push(`  - ${n}`);
   }
@@ -125,11 +125,11 @@ export function formatMarkdown(r: BenchResult): string {
   if (r.sdk) {
     const sdk = r.sdk;
     out.push("");
-    md(["SDK, trivial filter", "host calls", "median ns", "p99 ns", "× floor", "replay median", "× floor (replay)", "mem B/100k"],
-      [["floor (raw ABI)", String(sdk.floor.hostCallsPerRequest), n0(sdk.floor.medianNs), n0(sdk.floor.p99Ns), "1.00×", n0(sdk.replayFloor.medianNs), "1.00×", mem(sdk.floor)],
+    md(["SDK, trivial filter", "host calls", "median ns", "p99 ns", "× floor", "replay median", "× floor (replay)", "mem B/100k", "module gzip -9"],
+      [["floor (raw ABI)", String(sdk.floor.hostCallsPerRequest), n0(sdk.floor.medianNs), n0(sdk.floor.p99Ns), "1.00×", n0(sdk.replayFloor.medianNs), "1.00×", mem(sdk.floor), ""],
         ...sdk.results.map((s) => [SDK_LABEL[s.variant], String(s.measured.hostCallsPerRequest), n0(s.measured.medianNs), n0(s.measured.p99Ns),
-          `**${x2(s.ratioToFloor)}**`, n0(s.replay.measured.medianNs), x2(s.replay.ratioToFloor), mem(s.measured)])],
-      [false, true, true, true, true, true, true, true]);
+          `**${x2(s.ratioToFloor)}**`, n0(s.replay.measured.medianNs), x2(s.replay.ratioToFloor), mem(s.measured), s.module ? kib(s.module.gzipBytes) : ""])],
+      [false, true, true, true, true, true, true, true, true]);
   }
   if (r.budget.length) {
     out.push("");
