@@ -164,6 +164,10 @@ export class AccessLogRoot extends RootContext {
   valueScratch: Scratch = new Scratch(16, 16);
   /** The parts of the current caller's ID (offsets into its URI SAN). */
   callerId: SpiffeId = new SpiffeId();
+  // The SAN callerId was parsed from, and whether it authenticated: the requests of one
+  // connection carry the same certificate, so it is parsed once per change of caller.
+  callerSan: HostBuffer = new HostBuffer(128);
+  callerOk: bool = false;
   reqCaptures: Captures | null = null;
   respCaptures: Captures | null = null;
 
@@ -175,6 +179,8 @@ export class AccessLogRoot extends RootContext {
     }
     const cfg = res.config!;
     this.config = cfg;
+    // Other accepted trust domains: no verdict carries over.
+    this.callerSan.clear();
     this.pathScratch = new Scratch(256, cfg.maxValueBytes + 16);
     this.valueScratch = new Scratch(256, cfg.maxValueBytes + 16);
     this.reqCaptures = new Captures(cfg.requestHeaders);
@@ -341,9 +347,15 @@ export class AccessLogStream extends Context {
   private caller(): ArrayBuffer | null {
     const san = this.attr(A_PEER_SAN);
     if (san == null) return null;
-    const cfg = this.root.config;
+    const root = this.root;
+    const cfg = root.config;
     if (cfg == null) return null;
-    return authenticatedSpiffeId(san, 0, san.byteLength, cfg.acceptedTrustDomains, this.root.callerId) ? san : null;
+    // Same bytes, same verdict and the same offsets in callerId.
+    if (!root.callerSan.equals(san)) {
+      root.callerOk = authenticatedSpiffeId(san, 0, san.byteLength, cfg.acceptedTrustDomains, root.callerId);
+      root.callerSan.set(changetype<usize>(san), san.byteLength);
+    }
+    return root.callerOk ? san : null;
   }
 
   private setStateBuf(key: ArrayBuffer, value: ArrayBuffer): void {

@@ -247,6 +247,9 @@ export class RouterRoot extends RootContext {
   laneBuf: HostBuffer = new HostBuffer(64);
   mtlsBuf: HostBuffer = new HostBuffer(16);
   sanBuf: HostBuffer = new HostBuffer(128);
+  // The last peer URI SAN seen by the guard and whether it is a trusted caller.
+  lastSan: HostBuffer = new HostBuffer(128);
+  lastSanTrusted: bool = false;
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -266,6 +269,8 @@ export class RouterRoot extends RootContext {
     this.routeHeaderKey = String.UTF8.encode(cfg.routeHeader);
     this.baggageKey = String.UTF8.encode(cfg.baggageKey);
     this.cfg = cfg;
+    // Other trusted callers: no verdict carries over.
+    this.lastSan.clear();
     if (log_enabled(LogLevelValues.info)) {
       log(LogLevelValues.info, "router: configured role " + (cfg.role == Role.Guard ? "guard" : "decide") + ", " +
         cfg.rules.length.toString() + " rules, routes [" + cfg.routes.join(", ") + "]");
@@ -483,8 +488,14 @@ export class RouterRoot extends RootContext {
     const mtls = get_property_into(PROP_MTLS, this.mtlsBuf);
     if (mtls == null || mtls.byteLength < 1 || load<u8>(changetype<usize>(mtls)) == 0) return false;
     const san = get_property_into(PROP_PEER_SAN, this.sanBuf);
-    if (san == null || parseSpiffeIdRange(san, 0, san.byteLength, this.peerId) != SpiffeError.None) return false;
-    return anyCallerMatches(cfg.trustedCallers, san);
+    if (san == null) return false;
+    // The requests of one connection carry the same certificate: the verdict on its SAN is kept
+    // until another SAN (or configuration) comes.
+    if (this.lastSan.equals(san)) return this.lastSanTrusted;
+    const trusted = parseSpiffeIdRange(san, 0, san.byteLength, this.peerId) == SpiffeError.None && anyCallerMatches(cfg.trustedCallers, san);
+    this.lastSan.set(changetype<usize>(san), san.byteLength);
+    this.lastSanTrusted = trusted;
+    return trusted;
   }
 }
 
