@@ -32,6 +32,8 @@ export interface BenchOptions {
   ruleCounts: readonly number[];
   /** measure only the cases whose name contains this (and the SDK section only if it contains it); no memory check */
   only?: string;
+  /** measure this build of the filter module instead of build/mesh-filters.wasm (e.g. an earlier commit's) */
+  module?: string;
   log: (line: string) => void;
 }
 
@@ -134,7 +136,7 @@ export interface BenchResult {
   options: Omit<BenchOptions, "log">;
   available: string[];
   missing: { rootId: string; reason: string }[];
-  module: { rawBytes: number; gzipBytes: number; firstCompileMs: number };
+  module: { path: string; rawBytes: number; gzipBytes: number; firstCompileMs: number };
   cases: CaseResult[];
   sdk: { floor: Measured; replayFloor: Measured; results: SdkResult[]; notes: string[] } | null;
   budget: BudgetResult[];
@@ -290,7 +292,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const loadAvgStart = loadavg();
   const log = o.log;
   const { log: _l, ...options } = o;
-  const main = new Uint8Array(readFileSync(MAIN_MODULE));
+  const main = new Uint8Array(readFileSync(o.module ?? MAIN_MODULE));
   const floorBytes = new Uint8Array(readFileSync(FLOOR_MODULE));
 
   // First compile in this process (V8 reuses the native module for identical bytes afterwards).
@@ -457,7 +459,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       loadAvgStart, loadAvgEnd: loadavg(),
     },
     options, available, missing,
-    module: { rawBytes: raw, gzipBytes: gz, firstCompileMs },
+    module: { path: o.module ?? "build/mesh-filters.wasm", rawBytes: raw, gzipBytes: gz, firstCompileMs },
     cases, sdk, budget: budgetOf(cases), startup, memoryCheck, verdicts: [], seconds: 0,
   };
   result.verdicts = verdicts(result);

@@ -23,7 +23,7 @@ export function formatReport(r: BenchResult): string {
   const out: string[] = [];
   out.push(`Node ${r.env.node}, V8 ${r.env.v8}, ${r.env.platform}, ${r.env.cpus}; flags: ${r.env.execArgv.join(" ") || "(none)"}`);
   out.push(`load average at start ${r.env.loadAvgStart.map((x) => x.toFixed(2)).join(" ")}, at end ${r.env.loadAvgEnd.map((x) => x.toFixed(2)).join(" ")} (other processes on the machine show up in p99)`);
-  out.push(`module build/mesh-filters.wasm: ${r.module.rawBytes.toLocaleString("en")} B raw, ${r.module.gzipBytes.toLocaleString("en")} B gzip -9 (${kib(r.module.gzipBytes)}); WebAssembly.Module() ${r.module.firstCompileMs.toFixed(0)} ms (V8 may compile function bodies lazily)`);
+  out.push(`module ${r.module.path ?? "build/mesh-filters.wasm"}: ${r.module.rawBytes.toLocaleString("en")} B raw, ${r.module.gzipBytes.toLocaleString("en")} B gzip -9 (${kib(r.module.gzipBytes)}); WebAssembly.Module() ${r.module.firstCompileMs.toFixed(0)} ms (V8 may compile function bodies lazily)`);
   out.push(`filters measured: ${r.available.join(", ") || "none"}`);
   for (const m of r.missing) out.push(`MISSING ${m.rootId}: ${m.reason}`);
   out.push(`per case: ≥ ${r.options.warmup.toLocaleString("en")} warm-up requests (until linear memory is stable for 3,000) + ${r.options.iterations.toLocaleString("en")} timed, filter and floor interleaved in ${r.options.rounds} rounds; timer cost ${r.env.timerNs.toFixed(1)} ns per callback removed`);
@@ -96,8 +96,8 @@ export function formatReport(r: BenchResult): string {
 
 export function formatProfile(p: ProfileSummary, repo: string): string {
   const out: string[] = [];
-  out.push(`CPU profile of ${p.chain.join(" → ")} (${p.requests.toLocaleString("en")} requests, named release module): ${relative(repo, p.file)}`);
-  out.push(`samples in Wasm code: ${p.wasmPct.toFixed(1)}% (the rest is the JS host's emulation, host calls and GC)`);
+  out.push(`CPU profile of ${p.chain.join(" → ")} on the ${p.host === "replay" ? "replay host" : "project's host"} (${p.requests.toLocaleString("en")} requests, named release module): ${relative(repo, p.file)}`);
+  out.push(`samples in Wasm code: ${p.wasmPct.toFixed(1)}% (the rest is the JS host's emulation, host calls and JS GC); of those in AssemblyScript's runtime (~lib/rt/: allocator, GC, write barriers): ${p.runtimePctOfWasm.toFixed(1)}%`);
   out.push(table(
     ["self %", "where", "function"],
     p.top.map((t) => [t.selfPct.toFixed(1), t.where, t.fn]),
