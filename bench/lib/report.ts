@@ -106,8 +106,29 @@ export function formatProfile(p: ProfileSummary, repo: string): string {
   return out.join("\n");
 }
 
+/**
+ * Results written before the replay host existed (bench/results/reference-2026-11-26.json) have no
+ * replay figures, budget or SDK variants: fill the gaps with NaN ("—" in the tables).
+ */
+function upgrade(r: BenchResult): BenchResult {
+  const none: Measured = { medianNs: NaN, p99Ns: NaN, meanNs: NaN, samples: 0, hostCallsPerRequest: NaN, memGrowthPer100k: 0, memoryBytes: 0, warmupRequests: 0 };
+  for (const c of r.cases) {
+    c.replay ??= { filter: none, floor: none, ratio: NaN, excessNs: NaN, excessMeanNs: NaN, exact: true, stable: true };
+  }
+  r.budget ??= [];
+  if (r.sdk) {
+    r.sdk.replayFloor ??= none;
+    for (const s of r.sdk.results) {
+      if ((s.variant as string) === "mended") s.variant = "string";
+      s.replay ??= { measured: none, ratioToFloor: NaN, exact: true };
+    }
+  }
+  return r;
+}
+
 /** The same figures as Markdown tables, for docs/benchmark.md (`npm run bench -- --markdown`). */
 export function formatMarkdown(r: BenchResult): string {
+  r = upgrade(r);
   const out: string[] = [];
   const md = (head: string[], rows: string[][], right: boolean[]): void => {
     out.push(`| ${head.join(" | ")} |`);
@@ -158,6 +179,7 @@ export function formatMarkdown(r: BenchResult): string {
  * load; the spread across runs shows by how much.
  */
 export function formatRunsSummary(runs: BenchResult[]): string {
+  runs = runs.map(upgrade);
   const out: string[] = [];
   const med = (xs: number[]): number => { const a = [...xs].sort((x, y) => x - y); return a.length % 2 ? a[a.length >> 1] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2; };
   const spread = (xs: number[], f: (x: number) => string): string => `${f(med(xs))} [${f(Math.min(...xs))}–${f(Math.max(...xs))}]`;
