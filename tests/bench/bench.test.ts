@@ -105,7 +105,9 @@ describe("benchmark run (smoke)", () => {
       assert.equal(c.replay.filter.samples, 200);
       assert.equal(c.replay.filter.hostCallsPerRequest, c.filter.hostCallsPerRequest, `${c.id}: same host calls on both hosts`);
       assert.equal(c.replay.floor.hostCallsPerRequest, c.floor.hostCallsPerRequest, `${c.id}: floor, same host calls on both hosts`);
-      assert.ok(c.replay.filter.medianNs > 0 && c.replay.floor.medianNs > 0);
+      // Finite, not necessarily positive: a replayed callback costs about as much as the timer's own
+      // cost subtracted from it, and 200 samples on a loaded machine can land below it.
+      assert.ok(Number.isFinite(c.replay.filter.medianNs) && Number.isFinite(c.replay.floor.medianNs));
       assert.ok(Math.abs(c.replay.excessNs - (c.replay.filter.medianNs - c.replay.floor.medianNs)) < 1e-9);
     }
   });
