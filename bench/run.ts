@@ -5,9 +5,12 @@
 //   --no-memory       no memory check
 //   --no-sdk          skip the pristine-SDK comparison (it compiles the SDK at bench time)
 //   --iterations N    timed requests per case (default 30,000; --quick 4,000)
-//   --profile         also write a V8 CPU profile of the full chain to bench/results/*.cpuprofile
+//   --only TEXT       only the cases whose name contains TEXT ("sdk" for the SDK section); no memory check
+//   --module FILE     measure FILE instead of build/mesh-filters.wasm (e.g. an earlier commit's build)
+//   --profile         also write V8 CPU profiles of the full chain, on both hosts, to bench/results/*.cpuprofile
 //   --profile-only    only the profile (no measurements)
 //   --markdown [file] print the figures of bench/results/latest.json (or file) as Markdown, run nothing
+//   --summary f1 f2 … several runs' JSON files as one Markdown table: median of the runs and range, run nothing
 // Runs itself under `node --no-liftoff --expose-gc`: Envoy's V8 compiles Wasm with TurboFan only
 // (proxy-wasm-cpp-host src/v8/v8.cc sets liftoff = false), and --expose-gc lets the harness
 // collect garbage between rounds.
@@ -18,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { runBench, probeFilters, FULL, QUICK, type BenchResult, type BenchOptions } from "./lib/bench.ts";
 import { profilePlugins, chainSpecs } from "./lib/profile.ts";
 import { REPO, RESULTS_DIR, MAIN_MODULE } from "./lib/paths.ts";
-import { formatReport, formatProfile, formatMarkdown } from "./lib/report.ts";
+import { formatReport, formatProfile, formatMarkdown, formatRunsSummary } from "./lib/report.ts";
 
 const args = process.argv.slice(2);
 
@@ -40,9 +43,15 @@ if (flag("--markdown")) {
   console.log(formatMarkdown(JSON.parse(readFileSync(file, "utf8")) as BenchResult));
   process.exit(0);
 }
-const known = new Set(["--quick", "--memory", "--no-memory", "--no-sdk", "--iterations", "--profile", "--profile-only"]);
+if (flag("--summary")) {
+  const files = args.slice(args.indexOf("--summary") + 1).filter((a) => !a.startsWith("--"));
+  if (files.length === 0) { console.error("--summary needs the JSON files of the runs"); process.exit(2); }
+  console.log(formatRunsSummary(files.map((f) => JSON.parse(readFileSync(f, "utf8")) as BenchResult)));
+  process.exit(0);
+}
+const known = new Set(["--quick", "--memory", "--no-memory", "--no-sdk", "--iterations", "--only", "--module", "--profile", "--profile-only"]);
 for (let k = 0; k < args.length; k++) {
-  if (args[k] === "--iterations") { k++; continue; }
+  if (args[k] === "--iterations" || args[k] === "--only" || args[k] === "--module") { k++; continue; }
   if (!known.has(args[k])) { console.error(`unknown option ${args[k]} (see the header of bench/run.ts)`); process.exit(2); }
 }
 
@@ -51,6 +60,10 @@ const opts: BenchOptions = { ...base, log: (l) => console.log(`  · ${l}`) };
 if (flag("--memory")) opts.memoryRequests = 1_000_000;
 if (flag("--no-memory")) opts.memoryRequests = 0;
 if (flag("--no-sdk")) opts.sdk = false;
+const moduleFile = value("--module");
+if (moduleFile !== undefined) opts.module = moduleFile;
+const only = value("--only");
+if (only !== undefined) opts.only = only;
 const it = value("--iterations");
 if (it !== undefined) {
   const n = Number(it);
@@ -76,10 +89,13 @@ if (!flag("--profile-only")) {
 
 if (flag("--profile") || flag("--profile-only")) {
   const available = result ? result.available : probeFilters(new Uint8Array(readFileSync(MAIN_MODULE))).available;
-  const file = join(RESULTS_DIR, `chain-${stamp}.cpuprofile`);
-  const summary = await profilePlugins(chainSpecs(available), flag("--quick") ? 20_000 : 50_000, file);
-  console.log("");
-  console.log(formatProfile(summary, REPO));
+  for (const on of ["full", "replay"] as const) {
+    const file = join(RESULTS_DIR, `chain-${on}-${stamp}.cpuprofile`);
+    const n = (flag("--quick") ? 20_000 : 50_000) * (on === "replay" ? 4 : 1);
+    const summary = await profilePlugins(chainSpecs(available), n, file, on);
+    console.log("");
+    console.log(formatProfile(summary, REPO));
+  }
 }
 
 const misses = result ? result.verdicts.filter((v) => v.pass === false).length : 0;

@@ -11,12 +11,12 @@
 
 import {
   RootContext, Context, FilterHeadersStatusValues, FilterDataStatusValues, FilterTrailersStatusValues,
-  LogLevelValues, HeaderMapTypeValues, WasmResultValues, Counter, log, log_enabled,
-  get_property_bytes, get_header_map_flat_pairs,
+  LogLevelValues, HeaderMapTypeValues, WasmResultValues, Counter, HostBuffer, log, log_enabled,
+  get_property_bytes, get_property_into, get_header_map_pairs_into,
 } from "@solo-io/proxy-runtime";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { JsonWriter } from "../common/json-writer";
-import { bytesEqual } from "../common/bytes";
+import { bytesEqual, lowerAscii } from "../common/bytes";
 import { AccessLogConfig, CapturedHeader, compileConfig } from "./config";
 import {
   Scratch, PairsIter, MASK, hasQuery, redactPath, writeTimestamp, writeResponseFlags, readI64,
@@ -164,6 +164,12 @@ export class AccessLogRoot extends RootContext {
   valueScratch: Scratch = new Scratch(16, 16);
   /** The parts of the current caller's ID (offsets into its URI SAN). */
   callerId: SpiffeId = new SpiffeId();
+  // The SAN callerId was parsed from, and whether it authenticated: the requests of one
+  // connection carry the same certificate, so it is parsed once per change of caller.
+  callerSan: HostBuffer = new HostBuffer(128);
+  callerOk: bool = false;
+  reqCaptures: Captures | null = null;
+  respCaptures: Captures | null = null;
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -173,8 +179,12 @@ export class AccessLogRoot extends RootContext {
     }
     const cfg = res.config!;
     this.config = cfg;
+    // Other accepted trust domains: no verdict carries over.
+    this.callerSan.clear();
     this.pathScratch = new Scratch(256, cfg.maxValueBytes + 16);
     this.valueScratch = new Scratch(256, cfg.maxValueBytes + 16);
+    this.reqCaptures = new Captures(cfg.requestHeaders);
+    this.respCaptures = new Captures(cfg.responseHeaders);
     this.readNode();
     if (this.dropped == null) this.dropped = new Counter("mesh_filters.access-log.dropped");
     return true;
@@ -196,17 +206,44 @@ export class AccessLogRoot extends RootContext {
   }
 }
 
+// Stream contexts are recycled (recycle()): the buffers below are allocated once per context and
+// reused by every later stream it serves, so building a record allocates nothing.
+function newAttrBuffers(): StaticArray<HostBuffer> {
+  const a = new StaticArray<HostBuffer>(A_COUNT);
+  for (let i = 0; i < A_COUNT; i++) unchecked((a[i] = new HostBuffer(32)));
+  return a;
+}
+
 export class AccessLogStream extends Context {
   private reqPairs: ArrayBuffer | null = null;
   private reqRead: bool = false;
   private respPairs: ArrayBuffer | null = null;
   private respRead: bool = false;
   private earlyWritten: bool = false;
-  private attrs: StaticArray<ArrayBuffer | null> = new StaticArray<ArrayBuffer | null>(A_COUNT);
+  // Where the host's values land: the two header maps, one buffer per attribute, and the trace
+  // id of the early record (compared with the final one).
+  private reqBuf: HostBuffer = new HostBuffer(1024);
+  private respBuf: HostBuffer = new HostBuffer(256);
+  private attrBufs: StaticArray<HostBuffer> = newAttrBuffers();
+  private earlyTrace: HostBuffer = new HostBuffer(32);
   private attrRead: u32 = 0;
 
   constructor(context_id: u32, root: AccessLogRoot) {
     super(context_id, root);
+  }
+
+  recycle(): bool {
+    this.reqPairs = null;
+    this.reqRead = false;
+    this.respPairs = null;
+    this.respRead = false;
+    this.earlyWritten = false;
+    this.attrRead = 0;
+    this.earlyTrace.clear();
+    this.ridStart = -1;
+    this.ridEnd = -1;
+    this.havePath = false;
+    return true;
   }
 
   private get root(): AccessLogRoot {
@@ -248,8 +285,13 @@ export class AccessLogStream extends Context {
     if (cfg == null) return;
     this.root.readNode();
     // Values read for the early record may have changed since (a reset after the last byte, late
-    // flags, the ids tracing adopted from Envoy's tracer in its on_log): read them again.
-    const earlyTrace = this.earlyWritten ? unchecked(this.attrs[A_TRACE_ID]) : null;
+    // flags, the ids tracing adopted from Envoy's tracer in its on_log): read them again, keeping
+    // the early trace id to compare.
+    if (this.earlyWritten && (this.attrRead & (1 << A_TRACE_ID)) != 0) {
+      const t = unchecked(this.attrBufs[A_TRACE_ID]);
+      if (t.present) this.earlyTrace.set(t.ptr, t.length);
+    }
+    const earlyTrace = this.earlyTrace.value;
     this.attrRead &= ~LATE_MASK;
     const ok = this.build(cfg, true);
     if (!ok) {
@@ -305,9 +347,15 @@ export class AccessLogStream extends Context {
   private caller(): ArrayBuffer | null {
     const san = this.attr(A_PEER_SAN);
     if (san == null) return null;
-    const cfg = this.root.config;
+    const root = this.root;
+    const cfg = root.config;
     if (cfg == null) return null;
-    return authenticatedSpiffeId(san, 0, san.byteLength, cfg.acceptedTrustDomains, this.root.callerId) ? san : null;
+    // Same bytes, same verdict and the same offsets in callerId.
+    if (!root.callerSan.equals(san)) {
+      root.callerOk = authenticatedSpiffeId(san, 0, san.byteLength, cfg.acceptedTrustDomains, root.callerId);
+      root.callerSan.set(changetype<usize>(san), san.byteLength);
+    }
+    return root.callerOk ? san : null;
   }
 
   private setStateBuf(key: ArrayBuffer, value: ArrayBuffer): void {
@@ -329,22 +377,23 @@ export class AccessLogStream extends Context {
   private readRequest(): void {
     if (this.reqRead) return;
     this.reqRead = true;
-    this.reqPairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+    this.reqPairs = get_header_map_pairs_into(HeaderMapTypeValues.RequestHeaders, this.reqBuf);
   }
 
   private readResponse(): void {
     if (this.respRead) return;
     this.respRead = true;
-    this.respPairs = get_header_map_flat_pairs(HeaderMapTypeValues.ResponseHeaders);
+    this.respPairs = get_header_map_pairs_into(HeaderMapTypeValues.ResponseHeaders, this.respBuf);
   }
 
   private attr(i: i32): ArrayBuffer | null {
     const bit: u32 = 1 << <u32>i;
+    const buf = unchecked(this.attrBufs[i]);
     if ((this.attrRead & bit) == 0) {
-      unchecked((this.attrs[i] = get_property_bytes(unchecked(ATTR_PATHS[i]))));
       this.attrRead |= bit;
+      return get_property_into(unchecked(ATTR_PATHS[i]), buf);
     }
-    return unchecked(this.attrs[i]);
+    return buf.value;
   }
 
   // Where the x-request-id header sits in reqPairs (set by build), for the request_id key field.
@@ -378,15 +427,14 @@ export class AccessLogStream extends Context {
     w.keyRaw(J_OTHER_TRACE_ID).stringBytesOrNull(this.attr(A_OTHER_TRACE_ID), cap);
     w.keyRaw(J_OTHER_TRACE_FORMAT).stringBytesOrNull(this.attr(A_OTHER_FORMAT), cap);
 
-    // Request id and the request line, from one pass over the request headers.
-    let methodS = -1, methodE = -1, pathS = -1, pathE = -1, authS = -1, authE = -1, ridS = -1, ridE = -1;
-    iter.reset(req);
-    while (iter.next()) {
-      if (methodS < 0 && iter.keyIs(H_METHOD)) { methodS = iter.valueStart; methodE = iter.valueEnd; }
-      else if (pathS < 0 && iter.keyIs(H_PATH)) { pathS = iter.valueStart; pathE = iter.valueEnd; }
-      else if (authS < 0 && iter.keyIs(H_AUTHORITY)) { authS = iter.valueStart; authE = iter.valueEnd; }
-      else if (ridS < 0 && iter.keyIs(H_REQUEST_ID)) { ridS = iter.valueStart; ridE = iter.valueEnd; }
-    }
+    // Request id, the request line and the captured request headers, from one pass over the
+    // request headers.
+    const reqCaps = root.reqCaptures!;
+    scanPairs(req, reqCaps, true);
+    const methodS = unchecked(lineStart[LINE_METHOD]), methodE = unchecked(lineEnd[LINE_METHOD]);
+    const pathS = unchecked(lineStart[LINE_PATH]), pathE = unchecked(lineEnd[LINE_PATH]);
+    const authS = unchecked(lineStart[LINE_AUTHORITY]), authE = unchecked(lineEnd[LINE_AUTHORITY]);
+    const ridS = unchecked(lineStart[LINE_REQUEST_ID]), ridE = unchecked(lineEnd[LINE_REQUEST_ID]);
     this.ridStart = ridS;
     this.ridEnd = ridE;
     w.keyRaw(J_REQUEST_ID);
@@ -476,9 +524,12 @@ export class AccessLogStream extends Context {
     w.keyRaw(J_AUTHZ_AUDIT).stringBytesOrNull(this.attr(A_AUTHZ_AUDIT), cap);
 
     w.keyRaw(J_REQUEST_HEADERS);
-    writeHeaders(w, req, cfg.requestHeaders, cfg.redactQueryParams, cap, root.valueScratch);
+    writeHeaders(w, req, reqCaps, cfg.redactQueryParams, cap, root.valueScratch);
     w.keyRaw(J_RESPONSE_HEADERS);
-    writeHeaders(w, this.respPairs, cfg.responseHeaders, cfg.redactQueryParams, cap, root.valueScratch);
+    const resp = this.respPairs;
+    const respCaps = root.respCaptures!;
+    scanPairs(resp, respCaps, false);
+    writeHeaders(w, resp, respCaps, cfg.redactQueryParams, cap, root.valueScratch);
 
     w.keyRaw(J_TAGS).raw(cfg.tagsJson);
     w.endObject();
@@ -505,31 +556,126 @@ export class AccessLogStream extends Context {
   }
 }
 
-// Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
+/**
+ * Where each captured header sits in one header map: its first value and how many lines it has,
+ * filled by one pass over the map (scanPairs), whatever the number of captured headers. Built
+ * per root from its configuration; a pair is compared with a name only when the lengths agree.
+ */
+class Captures {
+  list: CapturedHeader[];
+  names: StaticArray<ArrayBuffer>;
+  lens: StaticArray<i32>;
+  first: StaticArray<i32>;
+  end: StaticArray<i32>;
+  count: StaticArray<i32>;
+
+  constructor(list: CapturedHeader[]) {
+    const n = list.length;
+    const names = new StaticArray<ArrayBuffer>(n);
+    const lens = new StaticArray<i32>(n);
+    for (let h = 0; h < n; h++) {
+      const name = list[h].nameBytes;
+      names[h] = name;
+      lens[h] = name.byteLength;
+    }
+    this.list = list;
+    this.names = names;
+    this.lens = lens;
+    this.first = new StaticArray<i32>(n);
+    this.end = new StaticArray<i32>(n);
+    this.count = new StaticArray<i32>(n);
+  }
+}
+
+// Where the request line and the request id sit in the request map (one request at a time).
+const LINE_METHOD = 0, LINE_PATH = 1, LINE_AUTHORITY = 2, LINE_REQUEST_ID = 3;
+const lineStart = new StaticArray<i32>(4);
+const lineEnd = new StaticArray<i32>(4);
+
+// The key at p[0, n) equals the lower-case `name` of the same length, ASCII case-insensitively.
+// @ts-ignore: decorator
+@inline function keyEquals(p: usize, name: ArrayBuffer, n: i32): bool {
+  const q = changetype<usize>(name);
+  for (let i = 0; i < n; i++) {
+    if (lowerAscii(<u32>load<u8>(p + <usize>i)) != <u32>load<u8>(q + <usize>i)) return false;
+  }
+  return true;
+}
+
+/**
+ * One pass over serialized header pairs (u32 count, count x (u32 key length, u32 value length),
+ * then each key and value with a NUL): fills `caps`, and with `line` the positions of :method,
+ * :path, :authority and x-request-id (first of each). A malformed buffer stops the pass where it
+ * goes wrong (what was found before it stands, as with PairsIter).
+ */
+function scanPairs(pairs: ArrayBuffer | null, caps: Captures, line: bool): void {
+  const count = caps.count;
+  const nc = count.length;
+  for (let h = 0; h < nc; h++) unchecked((count[h] = 0));
+  if (line) {
+    for (let k = 0; k < 4; k++) unchecked((lineStart[k] = -1));
+  }
+  if (pairs == null) return;
+  const total = <u64>pairs.byteLength;
+  if (total < 4) return;
+  const base = changetype<usize>(pairs);
+  const n = <u64>load<u32>(base);
+  if (n * 10 + 4 > total) return;
+  const lens = caps.lens;
+  const names = caps.names;
+  let data = 4 + n * 8;
+  for (let i: u64 = 0; i < n; i++) {
+    const kl = <u64>load<u32>(base + <usize>(4 + i * 8));
+    const vl = <u64>load<u32>(base + <usize>(8 + i * 8));
+    if (data + kl + vl + 2 > total) return;
+    const k = <i32>kl;
+    const kp = base + <usize>data;
+    const vs = <i32>(data + kl + 1);
+    const ve = vs + <i32>vl;
+    if (line) {
+      let which = -1;
+      if (k == 7) which = LINE_METHOD;
+      else if (k == 5) which = LINE_PATH;
+      else if (k == 10) which = LINE_AUTHORITY;
+      else if (k == 12) which = LINE_REQUEST_ID;
+      if (which >= 0 && unchecked(lineStart[which]) < 0) {
+        const name = which == LINE_METHOD ? H_METHOD : which == LINE_PATH ? H_PATH : which == LINE_AUTHORITY ? H_AUTHORITY : H_REQUEST_ID;
+        if (keyEquals(kp, name, k)) {
+          unchecked((lineStart[which] = vs));
+          unchecked((lineEnd[which] = ve));
+        }
+      }
+    }
+    for (let h = 0; h < nc; h++) {
+      if (unchecked(lens[h]) != k || !keyEquals(kp, unchecked(names[h]), k)) continue;
+      const c = unchecked(count[h]);
+      if (c == 0) {
+        unchecked((caps.first[h] = vs));
+        unchecked((caps.end[h] = ve));
+      }
+      unchecked((count[h] = c + 1));
+    }
+    data += kl + vl + 2;
+  }
+}
+
+// Captured headers as an object keyed by the configured (lower-case) names.// Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
 // left out; repeated ones are joined with "," (as Envoy joins request.headers); a redacted
 // header is one MASK however many times it appears. Every other value that carries a query
 // (`?`) gets the same query-parameter redaction as `path`, each occurrence before joining:
 // `:path`, `referer`, `location`, `x-envoy-original-path` and the like hold URLs, and a secret
 // must not leak through a header when the record's path masks it.
-function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, list: CapturedHeader[], names: ArrayBuffer[], cap: i32, valueScratch: Scratch): void {
+function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, caps: Captures, names: ArrayBuffer[], cap: i32, valueScratch: Scratch): void {
   w.beginObject();
   if (pairs != null) {
     const redactQuery = names.length > 0;
+    const list = caps.list;
     for (let h = 0; h < list.length; h++) {
       const hdr = unchecked(list[h]);
-      let count = 0;
-      let fs = 0;
-      let fe = 0;
-      iter.reset(pairs);
-      while (iter.next()) {
-        if (!iter.keyIs(hdr.nameBytes)) continue;
-        if (count == 0) {
-          fs = iter.valueStart;
-          fe = iter.valueEnd;
-        }
-        count++;
-      }
+      const count = unchecked(caps.count[h]);
       if (count == 0) continue;
+      const fs = unchecked(caps.first[h]);
+      const fe = unchecked(caps.end[h]);
       w.keyRaw(hdr.keyJson);
       if (hdr.redacted) {
         w.raw(J_MASK);

@@ -26,6 +26,11 @@ export class Bitset {
     if (i < 0 || w >= this.words.length) return false;
     return (unchecked(this.words[w]) & (<u64>1 << <u64>(i & 63))) != 0;
   }
+  /** Add the bits of `src` (same size). */
+  or(src: Bitset): void {
+    const n = min(this.words.length, src.words.length);
+    for (let i = 0; i < n; i++) unchecked((this.words[i] |= src.words[i]));
+  }
   /** Overwrite with `src` (same size). */
   copyFrom(src: Bitset): void {
     const n = min(this.words.length, src.words.length);

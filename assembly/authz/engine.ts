@@ -55,6 +55,12 @@ export class RequestAttrs {
    */
   peerSan: ArrayBuffer | null = null;
   peerCert: bool = false;
+  /**
+   * When set: the rules that `identity` selects in this policy's principal and namespace indexes
+   * (Evaluator.identityCandidates, kept by a caller that sees the same identity again), used
+   * instead of probing those indexes.
+   */
+  identityBits: Bitset | null = null;
   headers: HeaderSource = new NoHeaders();
 }
 
@@ -188,11 +194,25 @@ export class Evaluator {
     if (path != null && !p.pathIndex.empty) p.pathIndex.collect(path, 0, req.pathLen, c);
     const id = req.identity;
     if (id.valid) {
-      if (!p.principalIndex.empty) p.principalIndex.collect(id.buf, id.start, id.end, c);
-      if (!p.namespaceIndex.empty && id.hasNamespace) p.namespaceIndex.collect(id.buf, id.nsStart, id.nsEnd, c);
+      const bits = req.identityBits;
+      if (bits != null) c.or(bits);
+      else this.collectIdentity(id, c);
     }
     const method = req.method;
     if (method != null && !p.methodIndex.empty) p.methodIndex.collect(method, 0, method.byteLength, c);
+  }
+
+  private collectIdentity(id: Identity, c: Bitset): void {
+    const p = this.policy;
+    if (!p.principalIndex.empty) p.principalIndex.collect(id.buf, id.start, id.end, c);
+    if (!p.namespaceIndex.empty && id.hasNamespace) p.namespaceIndex.collect(id.buf, id.nsStart, id.nsEnd, c);
+  }
+
+  /** The rules a valid identity selects in the principal and namespace indexes, into `out` (cleared first). */
+  identityCandidates(id: Identity, out: Bitset): void {
+    const w = out.words;
+    for (let i = 0; i < w.length; i++) unchecked((w[i] = 0));
+    if (id.valid) this.collectIdentity(id, out);
   }
 
   /** First candidate rule in [from, to) that matches, or -1. */

@@ -5,13 +5,15 @@
 import { collectConfigGarbage } from "../common/gc";
 import {
   RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, GrpcStatusValues,
-  HeaderPair, Counter, log, log_enabled, get_property_bytes, set_property_bytes, get_header_map_value,
-  get_header_map_flat_pairs, send_local_response,
+  HeaderPair, Counter, log, log_enabled, set_property_bytes, get_property_into, get_header_map_value_into,
+  get_header_map_pairs_into, send_local_response,
 } from "@solo-io/proxy-runtime/assembly/runtime";
+import { HostBuffer } from "@solo-io/proxy-runtime/assembly/host_buffer";
 import { PathSpellings, PathError, PathNormalization, pathErrorText } from "../common/path";
 import { Policy, IdentitySource, compileConfig } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
-import { authenticate, xfccLastUri } from "./identity";
+import { Bitset } from "./candidates";
+import { Identity, authenticate, xfccLastUri } from "./identity";
 
 const ROOT_ID = "authz";
 
@@ -52,6 +54,18 @@ export class AuthzRoot extends RootContext {
   decision: Decision = new Decision();
   spellings: PathSpellings = new PathSpellings();
   headers: StreamHeaders = new StreamHeaders();
+  // Where the host's values land (one request at a time per VM): no allocation per request.
+  methodBuf: HostBuffer = new HostBuffer(16);
+  pathBuf: HostBuffer = new HostBuffer(256);
+  sanBuf: HostBuffer = new HostBuffer(128);
+  portBuf: HostBuffer = new HostBuffer(16);
+  mtlsBuf: HostBuffer = new HostBuffer(16);
+  // The last peer URI SAN and what it authenticated as: the requests of one connection all carry
+  // the same certificate, so the strict parse runs once per caller change, not per request.
+  lastSan: HostBuffer = new HostBuffer(128);
+  lastId: Identity = new Identity();
+  // The rules that identity selects in the policy's principal and namespace indexes.
+  lastIdBits: Bitset = new Bitset(0);
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -63,6 +77,10 @@ export class AuthzRoot extends RootContext {
     }
     const policy = res.policy!;
     this.policy = policy;
+    // Other accepted trust domains may authenticate the same SAN differently, and new rules
+    // select differently.
+    this.lastSan.clear();
+    this.lastIdBits = new Bitset(policy.rules.length);
     this.evaluator = new Evaluator(policy);
     this.headers.names = policy.headerNames;
     if (this.metrics == null) this.metrics = new Metrics();
@@ -87,6 +105,7 @@ class StreamHeaders extends HeaderSource {
   names: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
   private loaded: bool = false;
   private pairs: ArrayBuffer | null = null;
+  private pairsBuf: HostBuffer = new HostBuffer(1024);
   private iter: PairIter = new PairIter();
 
   reset(): void {
@@ -96,7 +115,7 @@ class StreamHeaders extends HeaderSource {
 
   private load(): void {
     this.loaded = true;
-    this.pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+    this.pairs = get_header_map_pairs_into(HeaderMapTypeValues.RequestHeaders, this.pairsBuf);
   }
 
   find(slot: i32): bool {
@@ -253,6 +272,11 @@ class AuthzStream extends Context {
     this.root = root;
   }
 
+  // No per-stream state: the context serves the next stream of its root.
+  recycle(): bool {
+    return true;
+  }
+
   onRequestHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
     const root = this.root;
     const policy = root.policy;
@@ -270,11 +294,11 @@ class AuthzStream extends Context {
     root.headers.reset();
     req.headers = root.headers;
 
-    req.method = policy.needsMethod ? get_header_map_value(HeaderMapTypeValues.RequestHeaders, METHOD) : null;
+    req.method = policy.needsMethod ? get_header_map_value_into(HeaderMapTypeValues.RequestHeaders, METHOD, root.methodBuf) : null;
 
     // The path is checked on every request: an unsafe path is denied even when no rule looks at
     // paths (unsafePathAction "deny").
-    const rawPath = get_header_map_value(HeaderMapTypeValues.RequestHeaders, PATH);
+    const rawPath = get_header_map_value_into(HeaderMapTypeValues.RequestHeaders, PATH, root.pathBuf);
     let unsafe = false;
     let spellings: PathSpellings | null = null;
     req.path = null;
@@ -303,11 +327,14 @@ class AuthzStream extends Context {
       return this.finish(policy, metrics, decision, UNSAFE_PATH_RULE, DETAILS_UNSAFE_PATH);
     }
 
-    req.port = policy.needsPort ? readPort() : -1;
+    req.port = policy.needsPort ? readPort(root.portBuf) : -1;
     req.peerSan = null;
     req.peerCert = false;
     if (policy.needsIdentity) this.readIdentity(policy, req);
-    else req.identity.clear();
+    else {
+      req.identity.clear();
+      req.identityBits = null;
+    }
 
     evaluator.evaluateSpellings(req, spellings, decision);
     const rule = decision.rule;
@@ -320,16 +347,41 @@ class AuthzStream extends Context {
   private readIdentity(policy: Policy, req: RequestAttrs): void {
     const id = req.identity;
     id.clear();
+    req.identityBits = null;
     const sources = policy.sources;
     for (let i = 0; i < sources.length; i++) {
       const src = unchecked(sources[i]);
       if (src == IdentitySource.PeerCertificate) {
         // Envoy reports only the first URI SAN of the peer certificate; absent without TLS. Rules
         // that lead to a denial also read it as Istio does (istio-reading.ts).
-        const san = get_property_bytes(PEER_URI_SAN);
-        req.peerSan = san;
-        req.peerCert = san != null || peerPresentedCertificate();
-        if (san != null && authenticate(san, 0, san.byteLength, policy.accepted, id)) return;
+        const root = this.root;
+        const san = get_property_into(PEER_URI_SAN, root.sanBuf);
+        if (san == null) {
+          req.peerCert = peerPresentedCertificate(root.mtlsBuf);
+          continue;
+        }
+        req.peerCert = true;
+        const last = root.lastId;
+        if (!root.lastSan.equals(san)) {
+          authenticate(san, 0, san.byteLength, policy.accepted, last);
+          root.lastSan.set(changetype<usize>(san), san.byteLength);
+          // Same bytes, same offsets: the identity now points into the kept copy.
+          if (last.valid) {
+            last.buf = root.lastSan.value!;
+            root.evaluator!.identityCandidates(last, root.lastIdBits);
+          }
+        }
+        // The kept copy: sanBuf is the landing buffer of the next read.
+        req.peerSan = root.lastSan.value;
+        if (!last.valid) continue;
+        id.buf = last.buf;
+        id.start = last.start;
+        id.end = last.end;
+        id.nsStart = last.nsStart;
+        id.nsEnd = last.nsEnd;
+        id.valid = true;
+        req.identityBits = root.lastIdBits;
+        return;
       } else {
         // Exactly one XFCC header, strictly well-formed; its last element names the caller.
         const headers = this.root.headers;
@@ -371,14 +423,14 @@ class AuthzStream extends Context {
 }
 
 /** connection.mtls: TLS and the peer presented a certificate. */
-function peerPresentedCertificate(): bool {
-  const v = get_property_bytes(MTLS);
+function peerPresentedCertificate(buf: HostBuffer): bool {
+  const v = get_property_into(MTLS, buf);
   return v != null && v.byteLength >= 1 && load<u8>(changetype<usize>(v)) != 0;
 }
 
 /** destination.port (int64, little-endian), or -1. */
-function readPort(): i32 {
-  const v = get_property_bytes(DESTINATION_PORT);
+function readPort(buf: HostBuffer): i32 {
+  const v = get_property_into(DESTINATION_PORT, buf);
   if (v == null || v.byteLength != 8) return -1;
   const port = load<i64>(changetype<usize>(v));
   return port > 0 && port <= 65535 ? <i32>port : -1;

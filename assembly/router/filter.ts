@@ -4,10 +4,11 @@
 
 import { collectConfigGarbage } from "../common/gc";
 import {
-  RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, Counter,
-  log, log_enabled, get_header_map_value, get_header_map_flat_pairs, replace_header_map_value,
-  remove_header_map_value, get_property_bytes, set_property_bytes,
+  RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, Counter, HostBuffer,
+  log, log_enabled, get_header_map_value_into, get_header_map_pairs_into, get_property_into, replace_header_map_value,
+  remove_header_map_value, set_property_bytes,
 } from "@solo-io/proxy-runtime";
+import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { bytesEqual, indexOfByte, rangeEquals, NO_SLICE } from "../common/bytes";
 import { pathQueryParam } from "./query";
 import { IpAddr, parseSocketAddress, xffClientAddress } from "../common/cidr";
@@ -15,7 +16,7 @@ import { RouterConfig, Role, compileConfig, SLOT_ROUTE, SLOT_PATH, LABEL_DEFAULT
 import { RequestValues, Evaluator } from "./evaluate";
 import { anyCallerMatches } from "./callers";
 import { BaggageScan, scanBaggage, setBaggageMember } from "../common/baggage";
-import { joinHeaderValues, countHeaderLines } from "./pairs";
+import { joinHeaderValuesInto, countHeaderLines } from "./pairs";
 import { SpiffeId, SpiffeError, parseSpiffeIdRange } from "../common/spiffe";
 import { Lookalikes } from "./lookalikes";
 
@@ -99,7 +100,9 @@ function bump(c: Counter | null): void {
  */
 class RequestView extends RequestValues {
   keys: StaticArray<ArrayBuffer>;
-  values: StaticArray<ArrayBuffer | null>;
+  // Where each header's value lands (reused request after request).
+  values: StaticArray<HostBuffer>;
+  sourceAddress: HostBuffer = new HostBuffer(64);
   loaded: StaticArray<u32>;
   queryNames: StaticArray<ArrayBuffer>;
   queries: StaticArray<i64>;
@@ -120,7 +123,9 @@ class RequestView extends RequestValues {
     const keys = new StaticArray<ArrayBuffer>(n);
     for (let i = 0; i < n; i++) keys[i] = String.UTF8.encode(names[i]);
     this.keys = keys;
-    this.values = new StaticArray<ArrayBuffer | null>(n);
+    const values = new StaticArray<HostBuffer>(n);
+    for (let i = 0; i < n; i++) values[i] = new HostBuffer(64);
+    this.values = values;
     this.loaded = new StaticArray<u32>(n);
     this.queryNames = cfg.queryNames;
     this.queries = new StaticArray<i64>(cfg.queryNames.length);
@@ -143,17 +148,18 @@ class RequestView extends RequestValues {
 
   header(slot: i32): ArrayBuffer | null {
     if (slot < 0 || slot >= this.keys.length) return null;
+    const buf = unchecked(this.values[slot]);
     if (unchecked(this.loaded[slot]) != this.gen) {
-      unchecked((this.values[slot] = get_header_map_value(HeaderMapTypeValues.RequestHeaders, unchecked(this.keys[slot]))));
       unchecked((this.loaded[slot] = this.gen));
+      return get_header_map_value_into(HeaderMapTypeValues.RequestHeaders, unchecked(this.keys[slot]), buf);
     }
-    return unchecked(this.values[slot]);
+    return buf.value;
   }
 
   /** Overrides a slot for the rest of this request (a value the filter removed). */
   forget(slot: i32): void {
     if (slot < 0 || slot >= this.keys.length) return;
-    unchecked((this.values[slot] = null));
+    unchecked(this.values[slot]).clear();
     unchecked((this.loaded[slot] = this.gen));
   }
 
@@ -193,7 +199,7 @@ class RequestView extends RequestValues {
         if (xff != null) ok = xffClientAddress(xff, this.xffHops, this.addr);
       }
       if (!ok) {
-        const src = get_property_bytes(PROP_SOURCE_ADDRESS);
+        const src = get_property_into(PROP_SOURCE_ADDRESS, this.sourceAddress);
         ok = src != null && parseSocketAddress(src, this.addr);
       }
       this.addrOk = ok;
@@ -237,6 +243,16 @@ export class RouterRoot extends RootContext {
   /** Route values under other names: x_route, uberctx-<lane>, … (reused). */
   lookalikes: Lookalikes = new Lookalikes("x-route", "");
   unknownSeen: u64 = 0;
+  // Where the header map, the joined baggage list, the written lane member and the caller's
+  // properties land (one request at a time per VM).
+  pairsBuf: HostBuffer = new HostBuffer(1024);
+  baggageBuf: HostBuffer = new HostBuffer(128);
+  laneBuf: HostBuffer = new HostBuffer(64);
+  mtlsBuf: HostBuffer = new HostBuffer(16);
+  sanBuf: HostBuffer = new HostBuffer(128);
+  // The last peer URI SAN seen by the guard and whether it is a trusted caller.
+  lastSan: HostBuffer = new HostBuffer(128);
+  lastSanTrusted: bool = false;
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -257,6 +273,8 @@ export class RouterRoot extends RootContext {
     this.baggageKey = String.UTF8.encode(cfg.baggageKey);
     this.lookalikes = new Lookalikes(cfg.routeHeader, cfg.baggageKey);
     this.cfg = cfg;
+    // Other trusted callers: no verdict carries over.
+    this.lastSan.clear();
     if (log_enabled(LogLevelValues.info)) {
       log(LogLevelValues.info, "router: configured role " + (cfg.role == Role.Guard ? "guard" : "decide") + ", " +
         cfg.rules.length.toString() + " rules, routes [" + cfg.routes.join(", ") + "]");
@@ -270,6 +288,18 @@ export class RouterRoot extends RootContext {
 
   /** Writes the baggage list with the lane member set to value (removed when null). */
   writeBaggage(joined: ArrayBuffer | null, value: ArrayBuffer | null): void {
+    if (joined == null && value != null) {
+      // No baggage yet: the list is the lane member alone, `key=value` (as setBaggageMember
+      // writes it), built without allocating.
+      const key = this.baggageKey;
+      const kl = key.byteLength, vl = value.byteLength;
+      const p = this.laneBuf.reserve(<usize>(kl + 1 + vl));
+      memory.copy(p, changetype<usize>(key), <usize>kl);
+      store<u8>(p + <usize>kl, 0x3d);
+      memory.copy(p + <usize>kl + 1, changetype<usize>(value), <usize>vl);
+      imports.proxy_replace_header_map_value(HeaderMapTypeValues.RequestHeaders, changetype<usize>(BAGGAGE), BAGGAGE.byteLength, p, <usize>(kl + 1 + vl));
+      return;
+    }
     const out = setBaggageMember(joined, this.baggageKey, value);
     if (out.byteLength == 0) remove_header_map_value(HeaderMapTypeValues.RequestHeaders, BAGGAGE);
     else replace_header_map_value(HeaderMapTypeValues.RequestHeaders, BAGGAGE, out);
@@ -309,8 +339,8 @@ export class RouterRoot extends RootContext {
     // on malformed members, so only a single well-formed one is a value).
     const lane = this.lane.reset();
     if (useBaggage) {
-      pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
-      if (pairs != null) joined = joinHeaderValues(pairs, BAGGAGE);
+      pairs = get_header_map_pairs_into(HeaderMapTypeValues.RequestHeaders, this.pairsBuf);
+      if (pairs != null) joined = joinHeaderValuesInto(pairs, BAGGAGE, this.baggageBuf);
       if (joined != null) scanBaggage(joined, this.baggageKey, lane);
     }
     // Lines of the route header; only counted when it matters (a first line we would keep).
@@ -327,7 +357,7 @@ export class RouterRoot extends RootContext {
           // The ABI returns the first line only, but Envoy's VirtualService header match sees
           // every line joined with ',' ("v2,evil"), which is never a route: several lines are
           // not a decision to keep (docs/router.md, "Several copies of a route value").
-          if (pairs == null) pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+          if (pairs == null) pairs = get_header_map_pairs_into(HeaderMapTypeValues.RequestHeaders, this.pairsBuf);
           if (pairs != null) lines = max(1, countHeaderLines(pairs, this.routeHeaderKey));
           if (lines > 1) {
             route = -1;
@@ -426,8 +456,8 @@ export class RouterRoot extends RootContext {
     let joined: ArrayBuffer | null = null;
     const lane = this.lane.reset();
     if (useBaggage) {
-      pairs = get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
-      if (pairs != null) joined = joinHeaderValues(pairs, BAGGAGE);
+      pairs = get_header_map_pairs_into(HeaderMapTypeValues.RequestHeaders, this.pairsBuf);
+      if (pairs != null) joined = joinHeaderValuesInto(pairs, BAGGAGE, this.baggageBuf);
       if (joined != null) scanBaggage(joined, this.baggageKey, lane);
     }
     // x_route, uberctx-<lane>, …: removed whoever sent them (lookalikes.ts).
@@ -451,7 +481,7 @@ export class RouterRoot extends RootContext {
           lane.count.toString() + " members with the key, " + lane.malformed.toString() + " malformed) or " +
           lookalikes.toString() + " route values under other names");
       } else {
-        const san = get_property_bytes(PROP_PEER_SAN);
+        const san = get_property_into(PROP_PEER_SAN, this.sanBuf);
         log(LogLevelValues.debug, "router: guard stripped the route value of untrusted caller " +
           (san == null ? "(no mTLS peer identity)" : excerpt(san, 0, san.byteLength)));
       }
@@ -463,11 +493,17 @@ export class RouterRoot extends RootContext {
    * authenticates callers) and matches trustedCallers. Plaintext is never trusted.
    */
   callerTrusted(cfg: RouterConfig): bool {
-    const mtls = get_property_bytes(PROP_MTLS);
+    const mtls = get_property_into(PROP_MTLS, this.mtlsBuf);
     if (mtls == null || mtls.byteLength < 1 || load<u8>(changetype<usize>(mtls)) == 0) return false;
-    const san = get_property_bytes(PROP_PEER_SAN);
-    if (san == null || parseSpiffeIdRange(san, 0, san.byteLength, this.peerId) != SpiffeError.None) return false;
-    return anyCallerMatches(cfg.trustedCallers, san);
+    const san = get_property_into(PROP_PEER_SAN, this.sanBuf);
+    if (san == null) return false;
+    // The requests of one connection carry the same certificate: the verdict on its SAN is kept
+    // until another SAN (or configuration) comes.
+    if (this.lastSan.equals(san)) return this.lastSanTrusted;
+    const trusted = parseSpiffeIdRange(san, 0, san.byteLength, this.peerId) == SpiffeError.None && anyCallerMatches(cfg.trustedCallers, san);
+    this.lastSan.set(changetype<usize>(san), san.byteLength);
+    this.lastSanTrusted = trusted;
+    return trusted;
   }
 }
 
@@ -475,6 +511,14 @@ export class RouterStream extends Context {
   cfg: RouterConfig | null = null;
   route: i32 = -1;
   label: i32 = BY_NOTHING;
+
+  // Recycled for the next stream of the root.
+  recycle(): bool {
+    this.cfg = null;
+    this.route = -1;
+    this.label = BY_NOTHING;
+    return true;
+  }
 
   onRequestHeaders(headers: u32, end_of_stream: bool): FilterHeadersStatusValues {
     const root = changetype<RouterRoot>(this.root_context);

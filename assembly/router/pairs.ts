@@ -5,12 +5,25 @@
 // The buffer comes from the host: every length is checked before it is used.
 
 import { rangeEquals } from "../common/bytes";
+import { HostBuffer } from "@solo-io/proxy-runtime/assembly/host_buffer";
 
 /**
  * All values of header `name` (lower case) joined with "," in arrival order, or null when the
  * header is absent or the buffer is malformed. One value is returned as a copy of itself.
  */
 export function joinHeaderValues(pairs: ArrayBuffer, name: ArrayBuffer): ArrayBuffer | null {
+  return joinInto(pairs, name, null);
+}
+
+/**
+ * joinHeaderValues into `out` (reused: no allocation once it has grown): the joined value as
+ * out's ArrayBuffer (valid until out is written again), or null.
+ */
+export function joinHeaderValuesInto(pairs: ArrayBuffer, name: ArrayBuffer, out: HostBuffer): ArrayBuffer | null {
+  return joinInto(pairs, name, out);
+}
+
+function joinInto(pairs: ArrayBuffer, name: ArrayBuffer, into: HostBuffer | null): ArrayBuffer | null {
   const total = pairs.byteLength;
   if (total < 4) return null;
   const p = changetype<usize>(pairs);
@@ -30,9 +43,12 @@ export function joinHeaderValues(pairs: ArrayBuffer, name: ArrayBuffer): ArrayBu
     }
     data += kl + vl + 2;
   }
-  if (found == 0) return null;
-  const out = new ArrayBuffer(<i32>joined);
-  const o = changetype<usize>(out);
+  if (found == 0) {
+    if (into != null) into.clear();
+    return null;
+  }
+  const out = into == null ? new ArrayBuffer(<i32>joined) : null;
+  const o = into == null ? changetype<usize>(out) : into.reserve(<usize>joined);
   let n: usize = 0;
   data = 4 + count * 8;
   let k = 0;
@@ -50,7 +66,9 @@ export function joinHeaderValues(pairs: ArrayBuffer, name: ArrayBuffer): ArrayBu
     }
     data += kl + vl + 2;
   }
-  return out;
+  if (into == null) return out;
+  into.setLength(<i32>joined);
+  return into.value;
 }
 
 /** Number of lines of header `name` (lower case) in the serialized map; 0 when malformed. */

@@ -11,7 +11,7 @@
 
 import {
   RootContext, Context, FilterHeadersStatusValues, LogLevelValues, HeaderMapTypeValues, WasmResultValues,
-  Counter, log, log_enabled, get_header_map_value, random_bytes,
+  Counter, HostBuffer, log, log_enabled, get_header_map_value_into, random_bytes,
 } from "@solo-io/proxy-runtime";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import {
@@ -114,6 +114,9 @@ export class TracingRoot extends RootContext {
   // Property values, one region each, so that a value handed to set_property is never overwritten
   // during the same request even by a host that stores a view instead of a copy.
   props: ArrayBuffer = new ArrayBuffer(PROP_REGION);
+  // Where request header values land, one buffer per header read in a callback (a VM runs one
+  // callback at a time): reading them allocates nothing.
+  hdr: StaticArray<HostBuffer> = newHeaderBuffers();
 
   onConfigure(configuration_size: u32): bool {
     const res = compileConfig(this.getConfigurationBytes(configuration_size));
@@ -171,8 +174,19 @@ function setPropBuf(path: ArrayBuffer, value: ArrayBuffer): void {
   imports.proxy_set_property(changetype<usize>(path), path.byteLength, changetype<usize>(value), value.byteLength);
 }
 
-function req(name: ArrayBuffer): ArrayBuffer | null {
-  return get_header_map_value(HeaderMapTypeValues.RequestHeaders, name);
+// Landing buffers of TracingRoot.hdr, by the header read into them.
+const B_TRACEPARENT = 0, B_B3 = 1, B_B3_TRACE = 2, B_B3_SPAN = 3, B_B3_PARENT = 4, B_B3_SAMPLED = 5,
+  B_B3_FLAGS = 6, B_UBER = 7, B_X_REQUEST_ID = 8, B_REQUEST_ID = 9, B_FORCE = 10, B_COUNT = 11;
+
+function newHeaderBuffers(): StaticArray<HostBuffer> {
+  const a = new StaticArray<HostBuffer>(B_COUNT);
+  for (let i = 0; i < B_COUNT; i++) unchecked((a[i] = new HostBuffer(64)));
+  return a;
+}
+
+/** Request header `name`, landed in buffer `slot` of the root (valid until that buffer is reused). */
+function req(root: TracingRoot, name: ArrayBuffer, slot: i32): ArrayBuffer | null {
+  return get_header_map_value_into(HeaderMapTypeValues.RequestHeaders, name, unchecked(root.hdr[slot]));
 }
 
 function bytesEqual(a: ArrayBuffer | null, b: ArrayBuffer | null): bool {
@@ -214,7 +228,7 @@ export class TracingStream extends Context {
   /** Bits of the format Envoy's tracer writes for this request (0 when it injects nothing). */
   owned: i32 = 0;
   /** The tracer-owned span header as the filter left it, to see whether the router rewrote it. */
-  snapshot: ArrayBuffer | null = null;
+  snapshot: HostBuffer = new HostBuffer(64);
   observed: bool = false;
   hasOther: bool = false;
 
@@ -230,21 +244,34 @@ export class TracingStream extends Context {
     this.root = root;
   }
 
+  // Recycled for the next stream of the root: the trace contexts and the snapshot buffer stay.
+  recycle(): bool {
+    this.mode = Mode.Filter;
+    this.ctx.reset();
+    this.known = false;
+    this.source = Source.None;
+    this.owned = 0;
+    this.snapshot.clear();
+    this.observed = false;
+    this.hasOther = false;
+    return true;
+  }
+
   onRequestHeaders(a: u32, end_of_stream: bool): FilterHeadersStatusValues {
     const root = this.root;
     const cfg = root.config;
     const m = root.metrics;
     if (m == null) return FilterHeadersStatusValues.Continue;
 
-    const tp = req(H_TRACEPARENT);
-    const b3 = req(H_B3);
-    const xTrace = req(H_B3_TRACE);
-    const xSpan = req(H_B3_SPAN);
-    const xParent = req(H_B3_PARENT);
-    const xSampled = req(H_B3_SAMPLED);
-    const xFlags = req(H_B3_FLAGS);
-    const uber = req(H_UBER);
-    const xRequestId = cfg.envoyTracer != Tracer.None || cfg.requestIdIsXRequestId ? req(H_X_REQUEST_ID) : null;
+    const tp = req(root, H_TRACEPARENT, B_TRACEPARENT);
+    const b3 = req(root, H_B3, B_B3);
+    const xTrace = req(root, H_B3_TRACE, B_B3_TRACE);
+    const xSpan = req(root, H_B3_SPAN, B_B3_SPAN);
+    const xParent = req(root, H_B3_PARENT, B_B3_PARENT);
+    const xSampled = req(root, H_B3_SAMPLED, B_B3_SAMPLED);
+    const xFlags = req(root, H_B3_FLAGS, B_B3_FLAGS);
+    const uber = req(root, H_UBER, B_UBER);
+    const xRequestId = cfg.envoyTracer != Tracer.None || cfg.requestIdIsXRequestId ? req(root, H_X_REQUEST_ID, B_X_REQUEST_ID) : null;
 
     const stW = parseTraceparent(tp, this.cW);
     const stS = parseB3Single(b3, this.cS);
@@ -256,7 +283,7 @@ export class TracingStream extends Context {
     if (stJ == Parse.Invalid) m.invalidJaeger.increment(1);
 
     this.requestId(cfg, xRequestId);
-    const forced = cfg.forceSampleHeader != null && req(cfg.forceSampleHeader!) !== null;
+    const forced = cfg.forceSampleHeader != null && req(root, cfg.forceSampleHeader!, B_FORCE) !== null;
 
     // Which component produces this request's context.
     this.mode = Mode.Filter;
@@ -313,7 +340,7 @@ export class TracingStream extends Context {
       if (forced && ctx.sampled != SAMPLED_YES) m.forceIgnored.increment(1);
       this.countConflict(stW, stS, stM, stJ, this.owned);
       this.writeFormats(cfg.emit & ~this.owned, stW, stS, stM, stJ);
-      this.snapshot = cfg.envoyTracer == Tracer.Zipkin ? xSpan : tp;
+      this.keepSnapshot(cfg.envoyTracer == Tracer.Zipkin ? xSpan : tp);
     } else {
       // Envoy's trace id is not knowable until the router injects it: write nothing that could
       // disagree with it. Under Zipkin a `b3` here is sampling-only (its decision is already in
@@ -326,7 +353,7 @@ export class TracingStream extends Context {
         if (xParent !== null) removeHeader(H_B3_PARENT);
       }
       this.noteOther(stW, stS, stM, stJ);
-      this.snapshot = cfg.envoyTracer == Tracer.Zipkin ? xSpan : tp;
+      this.keepSnapshot(cfg.envoyTracer == Tracer.Zipkin ? xSpan : tp);
     }
     this.publish();
     if (log_enabled(LogLevelValues.debug)) {
@@ -355,10 +382,16 @@ export class TracingStream extends Context {
 
   // -------------------------------------------------------------------------------------------
 
+  /** The header value as received (the landing buffers are reused by the next request). */
+  private keepSnapshot(v: ArrayBuffer | null): void {
+    if (v === null) this.snapshot.clear();
+    else this.snapshot.set(changetype<usize>(v), v.byteLength);
+  }
+
   private requestId(cfg: TracingConfig, xRequestId: ArrayBuffer | null): void {
     const name = cfg.requestIdHeader;
     if (name == null) return;
-    const v = cfg.requestIdIsXRequestId ? xRequestId : req(name);
+    const v = cfg.requestIdIsXRequestId ? xRequestId : req(this.root, name, B_REQUEST_ID);
     if (v !== null && v.byteLength > 0) {
       if (printableId(v)) {
         const dst = changetype<usize>(this.root.props) + <usize>PROP_RID;
@@ -493,13 +526,14 @@ export class TracingStream extends Context {
     const cfg = this.root.config;
     const obs = this.cE;
     let ok = false;
+    const root = this.root;
     if (cfg.envoyTracer == Tracer.Zipkin) {
-      const span = req(H_B3_SPAN);
-      if (span === null || bytesEqual(span, this.snapshot)) return;
-      ok = parseB3Multi(req(H_B3_TRACE), span, null, req(H_B3_SAMPLED), null, obs) == Parse.Valid;
+      const span = req(root, H_B3_SPAN, B_B3_SPAN);
+      if (span === null || bytesEqual(span, this.snapshot.value)) return;
+      ok = parseB3Multi(req(root, H_B3_TRACE, B_B3_TRACE), span, null, req(root, H_B3_SAMPLED, B_B3_SAMPLED), null, obs) == Parse.Valid;
     } else {
-      const tp = req(H_TRACEPARENT);
-      if (tp === null || bytesEqual(tp, this.snapshot)) return;
+      const tp = req(root, H_TRACEPARENT, B_TRACEPARENT);
+      if (tp === null || bytesEqual(tp, this.snapshot.value)) return;
       ok = parseTraceparent(tp, obs) == Parse.Valid;
     }
     if (!ok) return;

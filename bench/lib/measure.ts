@@ -9,6 +9,7 @@
 // same wrapper times filters, floors and SDK variants, so their ratios compare like with like.
 import type { Vm } from "../../host/vm.ts";
 import type { Chain, EnvoyHost, Plugin, StreamOptions, WasmModule } from "../../host/index.ts";
+import { ReplayVm, type Capture } from "./replay.ts";
 
 export const STREAM_CALLBACKS = [
   "proxy_on_context_create", "proxy_on_request_headers", "proxy_on_request_body", "proxy_on_request_trailers",
@@ -56,60 +57,83 @@ export function calibrateTimer(blocks = 9, perBlock = 50_000): number {
   return per[per.length >> 1];
 }
 
-/** One thing being measured: a chain of plugins on its own host and VM(s). */
+/** One thing being measured: a chain of plugins on its own VM, on the project's host or on the replay host. */
 export interface Subject {
   label: string;
-  host: EnvoyHost;
-  modules: WasmModule[];
-  plugins: Plugin[];
-  chain: Chain;
-  opts: StreamOptions;
+  host: "full" | "replay";
+  /** drive one whole stream */
+  stream: () => void;
+  /** drop what the host keeps per stream (the full host's log list), every 1,024 streams */
+  tidy: () => void;
+  /** linear memory (bytes, summed over the subject's VMs) */
+  memory: () => number;
   timer: CallbackTimer;
   samples: number[];
-  /** linear memory (bytes, summed over the subject's VMs) after warm-up and at the end */
+  /** linear memory after warm-up and at the end */
   memAfterWarmup: number;
   memEnd: number;
   requests: number;
   warmupRequests: number;
 }
 
-export function makeSubject(label: string, host: EnvoyHost, modules: WasmModule[], plugins: Plugin[], opts: StreamOptions): Subject {
+/** A subject on the project's host; `opts` may be swapped between streams. */
+export interface HostSubject extends Subject {
+  envoy: EnvoyHost;
+  modules: WasmModule[];
+  plugins: Plugin[];
+  chain: Chain;
+  opts: StreamOptions;
+}
+
+function base(label: string, hostKind: Subject["host"], timer: CallbackTimer): Omit<Subject, "stream" | "tidy" | "memory"> {
+  return { label, host: hostKind, timer, samples: [], memAfterWarmup: 0, memEnd: 0, requests: 0, warmupRequests: 0 };
+}
+
+export function makeSubject(label: string, host: EnvoyHost, modules: WasmModule[], plugins: Plugin[], opts: StreamOptions): HostSubject {
   const timer = new CallbackTimer();
   const vms = new Set(plugins.map((p) => p.vm).filter((v): v is Vm => v !== null));
   for (const vm of vms) timer.attach(vm);
-  return {
-    label, host, modules, plugins, chain: host.chain(plugins), opts, timer, samples: [],
-    memAfterWarmup: 0, memEnd: 0, requests: 0, warmupRequests: 0,
+  const s: HostSubject = {
+    ...base(label, "full", timer), envoy: host, modules, plugins, chain: host.chain(plugins), opts,
+    stream: () => { s.chain.open(s.opts).drive(); },
+    tidy: () => host.clearLogs(),
+    memory: () => { let n = 0; for (const m of modules) n += m.memoryBytes(); return n; },
   };
+  return s;
+}
+
+/** A subject on the replay host (bench/lib/replay.ts), from a capture of the same plugins on the project's host. */
+export function makeReplaySubject(label: string, module: WebAssembly.Module, cap: Capture): Subject & { replay: ReplayVm } {
+  const timer = new CallbackTimer();
+  const replay = new ReplayVm(module, cap, timer);
+  return { ...base(label, "replay", timer), replay, stream: () => replay.stream(), tidy: () => {}, memory: () => replay.memoryBytes() };
 }
 
 export function memoryOf(s: Subject): number {
-  let n = 0;
-  for (const m of s.modules) n += m.memoryBytes();
-  return n;
+  return s.memory();
 }
 
 /** Drive `n` streams without keeping samples (warm-up, memory runs). */
 export function drive(s: Subject, n: number): void {
-  const { chain, opts, host } = s;
+  const { stream, tidy } = s;
   for (let i = 0; i < n; i++) {
-    chain.open(opts).drive();
-    if ((i & 1023) === 1023) host.clearLogs();
+    stream();
+    if ((i & 1023) === 1023) tidy();
   }
-  host.clearLogs();
+  tidy();
   s.requests += n;
 }
 
 /** Drive `n` streams, keeping one sample (ns in the module, timer cost removed) per stream. */
 export function sample(s: Subject, n: number, timerNs: number): void {
-  const { chain, opts, host, timer, samples } = s;
+  const { stream, tidy, timer, samples } = s;
   for (let i = 0; i < n; i++) {
     timer.reset();
-    chain.open(opts).drive();
+    stream();
     samples.push(Number(timer.acc) - timer.calls * timerNs);
-    if ((i & 1023) === 1023) host.clearLogs();
+    if ((i & 1023) === 1023) tidy();
   }
-  host.clearLogs();
+  tidy();
   s.requests += n;
 }
 
@@ -145,7 +169,7 @@ export function measureInterleaved(subjects: Subject[], opts: { warmup: number; 
     if (gc && r % 10 === 0) gc();
     for (const s of subjects) sample(s, per, opts.timerNs);
   }
-  for (const s of subjects) s.memEnd = memoryOf(s);
+  for (const s of subjects) s.memEnd = s.memory();
 }
 
 export interface Stats { median: number; p99: number; mean: number; n: number }

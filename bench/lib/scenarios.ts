@@ -183,3 +183,16 @@ export function defaultConfig(rootId: RootId): unknown {
 
 /** Envoy filter order in the sidecar (docs/deployment.md: tracing, router, authz, access-log). */
 export const CHAIN_ORDER: readonly RootId[] = ["tracing", "router", "authz", "access-log"];
+
+/**
+ * The chain of a sidecar's inbound listener: the same order, the router in its guard role (the
+ * route was decided on the caller's outbound side). Requests carry INCOMING_ROUTE.
+ */
+export function inboundConfig(rootId: RootId): unknown {
+  return rootId === "router" ? ROUTER_GUARD_CONFIG : defaultConfig(rootId);
+}
+
+/** The chain's configuration with router and authz at `n` rules. */
+export function chainConfig(rootId: RootId, n: number): unknown {
+  return rootId === "router" ? routerConfig(n) : rootId === "authz" ? authzConfig(n) : defaultConfig(rootId);
+}

@@ -110,3 +110,23 @@ test("the caller fields are set exactly when authz (with the same acceptedTrustD
     }
   }
 });
+
+describe("one caller per request", () => {
+  test("callers alternating on one plugin each get their own fields (the parse of the last SAN is reused only for the same bytes)", () => {
+    const p = plugin("access-log", { acceptedTrustDomains: ["cluster.local"] });
+    const istio = (ns: string, sa: string): Caller => ({
+      caller: `spiffe://cluster.local/ns/${ns}/sa/${sa}`, caller_trust_domain: "cluster.local", caller_namespace: ns, caller_service_account: sa,
+    });
+    const sequence: [string | undefined, Caller][] = [
+      ["spiffe://cluster.local/ns/web/sa/frontend", istio("web", "frontend")],
+      ["spiffe://cluster.local/ns/ops/sa/backup", istio("ops", "backup")],
+      ["spiffe://cluster.local/ns/web/sa/frontend", istio("web", "frontend")],
+      ["spiffe://evil.example/ns/web/sa/frontend", NONE],
+      ["spiffe://cluster.local/ns/web/sa/frontend/", NONE],
+      [undefined, NONE],
+      ["spiffe://cluster.local/workload/batch", { caller: "spiffe://cluster.local/workload/batch", caller_trust_domain: "cluster.local", caller_namespace: null, caller_service_account: null }],
+      ["spiffe://cluster.local/ns/web/sa/frontend", istio("web", "frontend")],
+    ];
+    for (const [san, want] of sequence) assert.deepEqual(callerOf(run([p], san)), want, String(san));
+  });
+});

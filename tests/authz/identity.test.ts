@@ -17,6 +17,51 @@ before(async () => {
 
 const allowed = (p: Plugin, r: Req) => send(h, p, r).decision === "allow";
 
+describe("one identity per request", () => {
+  it("callers alternating on one plugin are each decided on their own certificate (the last parsed SAN is reused only for the same bytes)", () => {
+    const sequence: [Req, boolean][] = [
+      [{ peer: FRONTEND }, true],
+      [{ peer: id("ops", "frontend") }, false],
+      [{ peer: FRONTEND }, true],
+      [{ peer: FRONTEND + "/" }, false],
+      [{ peer: FRONTEND }, true],
+      [{ peer: "spiffe://other.domain/ns/web/sa/frontend" }, false],
+      [{}, false],
+      [{ peer: FRONTEND }, true],
+      [{ mtlsNoSan: true }, false],
+      [{ peer: id("web", "frontenD") }, false],
+      [{ peer: FRONTEND }, true],
+    ];
+    for (const [r, want] of sequence) assert.equal(allowed(allowFrontend, r), want, JSON.stringify(r));
+  });
+
+  it("the rules an identity selects (principal and namespace indexes) follow the caller from request to request", () => {
+    const p = h.plugin({
+      rules: [
+        { name: "deny-ops-x", action: "DENY", from: { principals: ["cluster.local/ns/ops/sa/x"] } },
+        { name: "ops", action: "ALLOW", from: { namespaces: ["ops"] } },
+        { name: "frontend", action: "ALLOW", from: { principals: ["cluster.local/ns/web/sa/frontend"] } },
+        { name: "batch-prefix", action: "ALLOW", from: { principals: ["cluster.local/ns/batch/sa/job-*"] } },
+      ],
+    });
+    const sequence: [Req, string, string | undefined][] = [
+      [{ peer: id("ops", "x") }, "deny", "deny-ops-x"],
+      [{ peer: id("ops", "y") }, "allow", "ops"],
+      [{ peer: FRONTEND }, "allow", "frontend"],
+      [{ peer: id("web", "other") }, "deny", undefined],
+      [{ peer: id("batch", "job-7") }, "allow", "batch-prefix"],
+      [{ peer: id("ops", "x") }, "deny", "deny-ops-x"],
+      [{ peer: id("batch", "cron") }, "deny", undefined],
+      [{ peer: id("ops", "y") }, "allow", "ops"],
+    ];
+    for (const [r, decision, rule] of sequence) {
+      const s = send(h, p, r);
+      assert.equal(s.decision, decision, JSON.stringify(r));
+      assert.equal(s.rule, rule, JSON.stringify(r));
+    }
+  });
+});
+
 describe("unauthenticated callers", () => {
   it("plaintext, mTLS without a URI SAN: positive from-fields never match", () => {
     assert.equal(allowed(allowFrontend, { peer: FRONTEND }), true);

@@ -209,6 +209,22 @@ describe("guard: only a valid SPIFFE ID can be a trusted caller (the validator a
     assert.equal(routeOf(g.run(req("/", [["x-route", "v2"]]), conn("https://edge.example/gw"))), undefined);
     assert.equal(routeOf(g.run(req("/", [["x-route", "v2"]]), conn("spiffe://Cluster.local/ns/edge/sa/gw"))), undefined);
   });
+  test("callers alternating on one guard are each judged by their own certificate (the verdict on the last SAN is reused only for the same bytes)", async () => {
+    const g = await router(GUARD);
+    const conn = (peerUriSan: string) => ({ source: "10.1.0.9:5000", mtls: true, peerUriSan });
+    const sequence: [string, boolean][] = [
+      ["spiffe://cluster.local/ns/edge/sa/gw", true],
+      ["spiffe://cluster.local/ns/shop/sa/orders", false],
+      ["spiffe://cluster.local/ns/edge/sa/gw", true],
+      ["spiffe://cluster.local/ns/edge/sa/gw/", false],
+      ["spiffe://cluster.local/ns/shop/sa/frontend", true],
+      ["spiffe://cluster.local/ns/shop/sa/frontend?x", false],
+      ["spiffe://cluster.local/ns/shop/sa/frontend", true],
+    ];
+    for (const [san, kept] of sequence) assert.equal(routeOf(g.run(req("/", [["x-route", "v2"]]), conn(san))), kept ? "v2" : undefined, san);
+    // the same trusted SAN without mTLS is not trusted
+    assert.equal(routeOf(g.run(req("/", [["x-route", "v2"]]), { source: "10.1.0.9:5000", mtls: false, peerUriSan: "spiffe://cluster.local/ns/shop/sa/frontend" })), undefined);
+  });
   test("an exact pattern that is not a SPIFFE ID is a configuration error", async () => {
     for (const p of ["spiffe://cluster.local/ns/edge/sa/gw/", "spiffe://cluster.local/ns/../sa/gw", "spiffe://Cluster.local/x"]) {
       const g = await router({ ...GUARD, trustedCallers: [p] });

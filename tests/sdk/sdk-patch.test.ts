@@ -104,6 +104,109 @@ describe("SDK: context lookup", () => {
     assert.equal(host.metric("wasmcustom.probe_requests")?.value, 600);
     for (const s of streams) assert.equal(s.result().filterStateString("wasm.probe.late_header"), "null");
   });
+
+  test("a stream that outlives 1,100 later streams keeps its context, and so do the later ones whose id lands on its slot", async () => {
+    const { chain, host, plugin } = await probe();
+    const long = chain.open(request("once"));
+    long.requestHeadersIn();
+    const later = Array.from({ length: 1100 }, () => chain.open(request("once")));
+    for (const s of later) s.requestHeadersIn();
+    long.responseHeadersIn(200, [], true);
+    for (const s of later) s.responseHeadersIn(200, [], true);
+    for (const s of [long, ...later]) {
+      assert.ok(s.isComplete);
+      assert.equal(s.result().filterStateString("wasm.probe.late_header"), "null");
+    }
+    const serials = new Set([long, ...later].map((s) => s.result().filterStateString("wasm.probe.context")!.split(",")[0]));
+    assert.equal(serials.size, 1101, "every live stream had its own context");
+    assert.deepEqual(host.logs({ level: "error" }).map((l) => l.message), []);
+    assert.equal(plugin.vmFailed, false);
+  });
+});
+
+describe("SDK: stream contexts recycled per root", () => {
+  test("a context whose recycle() returns true serves the next stream of its root, reset; one that returns false is never reused", async () => {
+    const { chain } = await probe();
+    const ctx = (op: string) => chain.run(request(op)).filterStateString("wasm.probe.context")!.split(",");
+    const [first, served1, state1] = ctx("recycle");
+    assert.equal(served1, "1");
+    assert.equal(state1, "clean");
+    // the same object, a second stream, and recycle() has cleared what the first stream left
+    assert.deepEqual(ctx("once"), [first, "2", "clean"]);
+    // "once" did not recycle: the next stream gets a new object
+    const [third, served3] = ctx("recycle");
+    assert.notEqual(third, first);
+    assert.equal(served3, "1");
+  });
+
+  test("the pool keeps at most max_pooled_contexts contexts of a burst; live streams never share one", async () => {
+    const { chain } = await probe({ configuration: "pool=2" });
+    const burst = (n: number, op: string) => {
+      const streams = Array.from({ length: n }, () => chain.open(request(op)));
+      for (const s of streams) s.requestHeadersIn();
+      for (const s of streams) s.responseHeadersIn(200, [], true);
+      return streams.map((s) => s.result().filterStateString("wasm.probe.context")!.split(","));
+    };
+    const a = burst(5, "recycle");
+    assert.equal(new Set(a.map((c) => c[0])).size, 5, "five live streams, five contexts");
+    const b = burst(5, "recycle");
+    assert.equal(new Set(b.map((c) => c[0])).size, 5);
+    const reused = b.filter((c) => a.some((x) => x[0] === c[0]));
+    assert.equal(reused.length, 2, "two recycled contexts kept, three new");
+    for (const c of reused) assert.deepEqual(c.slice(1), ["2", "clean"]);
+  });
+});
+
+describe("SDK: host values land in a buffer the filter lends (HostBuffer)", () => {
+  test("the same storage stream after stream, grown once for a longer value; absent values and failed calls are absent", async () => {
+    const { chain, plugin } = await probe();
+    const landed = (value?: string) => {
+      const req = request("land");
+      if (value !== undefined) req.request.headers.push(["x-probe-value", value]);
+      return chain.run(req);
+    };
+    const r1 = landed("abc");
+    const [v1, at1] = r1.filterStateString("wasm.probe.landed")!.split("@");
+    assert.equal(v1, "abc");
+    assert.match(at1, /^\d+\/3\/16$/, "an ArrayBuffer of the value's length, in 16 bytes of storage");
+    assert.equal(r1.filterStateString("wasm.probe.landed_copy"), "abc", "set_property_from writes the value's bytes only");
+    assert.equal(r1.filterStateString("wasm.probe.landed_path"), "/");
+    assert.equal(r1.filterStateString("wasm.probe.landed_missing"), "null,false");
+    // the six headers sent and the x-request-id the connection manager adds
+    assert.equal(r1.filterStateString("wasm.probe.landed_pairs"), "7", "the serialized pairs start with their count");
+    const ptr = (at: string) => at.split("/")[0];
+    const [v2, at2] = landed("defg").filterStateString("wasm.probe.landed")!.split("@");
+    assert.equal(v2, "defg");
+    assert.equal(at2, `${ptr(at1)}/4/16`, "no new storage for a value that fits");
+    const long = "x".repeat(300);
+    const [v3, at3] = landed(long).filterStateString("wasm.probe.landed")!.split("@");
+    assert.equal(v3, long);
+    assert.notEqual(ptr(at3), ptr(at1), "grown for a longer value");
+    assert.match(at3, /\/300\/300$/);
+    const [v4, at4] = landed("h").filterStateString("wasm.probe.landed")!.split("@");
+    assert.equal(v4, "h");
+    assert.equal(at4, `${ptr(at3)}/1/300`, "and kept");
+    assert.equal(landed().filterStateString("wasm.probe.landed"), "null@-1");
+    assert.equal(plugin.vmFailed, false);
+  });
+
+  test("while a buffer is lent, the host's malloc is answered with it: no new block per call", async () => {
+    const { chain, plugin } = await probe();
+    const vm = plugin.vm!;
+    const malloc = vm.malloc!;
+    const blocks: [number, number][] = [];
+    vm.malloc = (size: number) => { const a = malloc(size); blocks.push([size, a >>> 0]); return a; };
+    for (let i = 0; i < 50; i++) {
+      const req = request("land");
+      req.request.headers.push(["x-probe-value", "abc"]);
+      chain.run(req);
+    }
+    vm.malloc = malloc;
+    // x-probe-value is the only 3-byte value the probe reads
+    const addresses = new Set(blocks.filter(([size]) => size === 3).map(([, a]) => a));
+    assert.equal(blocks.filter(([size]) => size === 3).length, 50);
+    assert.equal(addresses.size, 1, "one block for fifty values");
+  });
 });
 
 describe("SDK: absent values are absent, not fatal", () => {
