@@ -3,8 +3,8 @@
 
 import { isToken } from "../common/tokens";
 import { ConfigReader, JsonValue, JsonKind, parseJson, jsonQuote, fieldPath, indexPath } from "../common/json";
-import { PathNormalizer, PathError, PathNormalization, parsePathNormalization, pathErrorText } from "../common/path";
-import { Pattern, PatternKind, compileTemplate } from "./pattern";
+import { PathNormalizer, PathError, PathNormalization, parsePathNormalization, pathErrorText, pathForm, FORM_DECODED, FORM_FOLDED, PATH_FORMS } from "../common/path";
+import { Pattern, PatternKind, TemplatePart, compileTemplate } from "./pattern";
 import { Bitset, StringIndex } from "./candidates";
 import { isValidTrustDomain, isValidPathSegment, onlyPathChars, onlyTrustDomainChars, parsePrincipal, SpiffeId, SpiffeError, spiffeErrorText, TrustDomains, readTrustDomains, SPIFFE_MAX_BYTES } from "../common/spiffe";
 
@@ -40,6 +40,9 @@ export class Rule {
   notMethods: StaticArray<Pattern> | null = null;
   paths: StaticArray<Pattern> | null = null;
   notPaths: StaticArray<Pattern> | null = null;
+  /** paths and notPaths in each form of a spelling (common/path.ts FORM_*); [0] is the list itself. */
+  pathForms: StaticArray<StaticArray<Pattern>> = NO_FORMS;
+  notPathForms: StaticArray<StaticArray<Pattern>> = NO_FORMS;
   ports: StaticArray<i32> | null = null;
   notPorts: StaticArray<i32> | null = null;
   when: StaticArray<HeaderCondition> | null = null;
@@ -51,6 +54,7 @@ export class Rule {
 }
 
 const NO_BYTES = new ArrayBuffer(0);
+const NO_FORMS = new StaticArray<StaticArray<Pattern>>(0);
 
 export class Policy {
   enforce: bool = true;
@@ -65,6 +69,12 @@ export class Policy {
   unsafePathDeny: bool = true;
   /** What Envoy did to :path before the filter (MeshConfig pathNormalization). */
   pathNormalization: PathNormalization = PathNormalization.Base;
+  /** pathCase "insensitive": applications may read the path case-insensitively. */
+  pathCaseInsensitive: bool = true;
+  /** The forms spellings are read in besides the raw one (FORM_DECODED, and FORM_FOLDED unless pathCase is "sensitive"). */
+  pathForms: i32 = FORM_DECODED | FORM_FOLDED;
+  /** The forms in which some path pattern differs from its raw bytes. */
+  pathFormsDiffer: i32 = 0;
   /** Rules in evaluation order: DENY rules, then ALLOW, then AUDIT; config order within each. */
   rules: StaticArray<Rule> = new StaticArray<Rule>(0);
   denyEnd: i32 = 0;
@@ -79,6 +89,8 @@ export class Policy {
   // rules that must always be evaluated.
   always: Bitset = new Bitset(0);
   pathIndex: StringIndex = new StringIndex();
+  /** The path index of each form (the same object where no filed literal differs). */
+  pathIndexByForm: StaticArray<StringIndex> = new StaticArray<StringIndex>(0);
   principalIndex: StringIndex = new StringIndex();
   namespaceIndex: StringIndex = new StringIndex();
   methodIndex: StringIndex = new StringIndex();
@@ -94,7 +106,7 @@ export const MAX_DENY_BODY_BYTES: i32 = 4096;
 export const MAX_RULES: i32 = 10000;
 export const MAX_RULE_NAME: i32 = 128;
 
-const TOP_KEYS: string[] = ["mode", "trustDomain", "trustDomainAliases", "acceptedTrustDomains", "identitySources", "rules", "denyStatus", "denyBody", "unsafePathAction", "pathNormalization"];
+const TOP_KEYS: string[] = ["mode", "trustDomain", "trustDomainAliases", "acceptedTrustDomains", "identitySources", "rules", "denyStatus", "denyBody", "unsafePathAction", "pathNormalization", "pathCase"];
 const RULE_KEYS: string[] = ["name", "action", "from", "to", "when"];
 const FROM_KEYS: string[] = ["principals", "notPrincipals", "namespaces", "notNamespaces"];
 const TO_KEYS: string[] = ["methods", "notMethods", "paths", "notPaths", "ports", "notPorts"];
@@ -218,6 +230,13 @@ class Compiler {
     const level = pn == "DEFAULT" ? <i32>PathNormalization.Base : parsePathNormalization(pn);
     if (level < 0) r.error("pathNormalization", jsonQuote(pn) + " is not an Istio path normalization; use \"BASE\" (Istio's default), \"MERGE_SLASHES\", \"DECODE_AND_MERGE_SLASHES\" or \"NONE\", as in MeshConfig pathNormalization");
     else policy.pathNormalization = <PathNormalization>level;
+
+    // Whether an application behind the sidecar may compare paths case-insensitively.
+    const pathCase = r.optString(root, "", "pathCase", "insensitive", false);
+    if (pathCase == "insensitive") policy.pathCaseInsensitive = true;
+    else if (pathCase == "sensitive") policy.pathCaseInsensitive = false;
+    else r.error("pathCase", jsonQuote(pathCase) + " is not a path case; use \"insensitive\" (some application behind the sidecar may ignore the case of paths; the default) or \"sensitive\" (all of them compare paths case-sensitively, as Istio does)");
+    policy.pathForms = FORM_DECODED | (policy.pathCaseInsensitive ? FORM_FOLDED : 0);
 
     const rulesArr = r.requireArray(root, "", "rules");
     const rules = new Array<Rule>();
@@ -667,6 +686,58 @@ function fileUnder(index: StringIndex, list: StaticArray<Pattern>, rule: i32): v
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Path patterns in the forms of a spelling (common/path.ts): decoded, case-folded, both. A
+// spelling read in a form is compared with the patterns in that form; where a pattern's bytes do
+// not change, the form shares the object.
+
+function patternInForm(p: Pattern, form: i32): Pattern {
+  if (p.kind == PatternKind.Any) return p;
+  const lit = pathForm(p.lit, form);
+  if (p.kind != PatternKind.Template) return lit == p.lit ? p : new Pattern(p.kind, lit);
+  let changed = lit != p.lit;
+  const n = p.literals.length;
+  const lits = new StaticArray<ArrayBuffer>(n);
+  for (let i = 0; i < n; i++) {
+    const l = p.literals[i];
+    const f = p.partKinds[i] == <u8>TemplatePart.Literal ? pathForm(l, form) : l;
+    if (f != l) changed = true;
+    lits[i] = f;
+  }
+  if (!changed) return p;
+  const t = new Pattern(PatternKind.Template, lit);
+  t.partKinds = p.partKinds;
+  t.literals = lits;
+  return t;
+}
+
+// The list in every form of `forms` ([0] is the list; a form the list does not differ in shares it).
+function listInForms(list: StaticArray<Pattern> | null, forms: i32): StaticArray<StaticArray<Pattern>> {
+  if (list == null) return NO_FORMS;
+  const out = new StaticArray<StaticArray<Pattern>>(PATH_FORMS);
+  out[0] = list;
+  for (let f = 1; f < PATH_FORMS; f++) {
+    if ((f & forms) != f) {
+      out[f] = out[f & forms];
+      continue;
+    }
+    const l = new StaticArray<Pattern>(list.length);
+    let changed = false;
+    for (let i = 0; i < list.length; i++) {
+      l[i] = patternInForm(list[i], f);
+      if (l[i] != list[i]) changed = true;
+    }
+    out[f] = changed ? l : list;
+  }
+  return out;
+}
+
+// The forms (FORM_DECODED, FORM_FOLDED) in which a list differs from its raw bytes.
+function formsDiffer(forms: StaticArray<StaticArray<Pattern>>): i32 {
+  if (forms.length == 0) return 0;
+  return (forms[FORM_DECODED] != forms[0] ? FORM_DECODED : 0) | (forms[FORM_FOLDED] != forms[0] ? FORM_FOLDED : 0);
+}
+
 function buildIndexes(policy: Policy, compiled: Rule[]): void {
   const ordered = new Array<Rule>();
   for (let a = 0; a < 3; a++) {
@@ -676,6 +747,15 @@ function buildIndexes(policy: Policy, compiled: Rule[]): void {
   }
   policy.rules = StaticArray.fromArray<Rule>(ordered);
   policy.always = new Bitset(ordered.length);
+  let differ = 0;
+  for (let i = 0; i < ordered.length; i++) {
+    const rule = ordered[i];
+    rule.pathForms = listInForms(rule.paths, policy.pathForms);
+    rule.notPathForms = listInForms(rule.notPaths, policy.pathForms);
+    differ |= formsDiffer(rule.pathForms) | formsDiffer(rule.notPathForms);
+  }
+  policy.pathFormsDiffer = differ;
+  const filedByPath = new Array<i32>();
   for (let i = 0; i < ordered.length; i++) {
     const rule = ordered[i];
     if (rule.principals != null || rule.notPrincipals != null || rule.namespaces != null || rule.notNamespaces != null) policy.needsIdentity = true;
@@ -691,12 +771,29 @@ function buildIndexes(policy: Policy, compiled: Rule[]): void {
     const sMethod = min(fieldScore(rule.methods, 1), 1);
     const best = max(max(sPath, sPrincipal), max(sNamespace, sMethod));
     if (best == 0) policy.always.set(i);
-    else if (sPath == best) fileUnder(policy.pathIndex, rule.paths!, i);
+    else if (sPath == best) {
+      fileUnder(policy.pathIndex, rule.paths!, i);
+      filedByPath.push(i);
+    }
     else if (sPrincipal == best) fileUnder(policy.principalIndex, rule.principals!, i);
     else if (sNamespace == best) fileUnder(policy.namespaceIndex, rule.namespaces!, i);
     else fileUnder(policy.methodIndex, rule.methods!, i);
   }
   policy.pathIndex.freeze();
+  // The literals of each form a spelling may be read in (only forms some pattern differs in).
+  const byForm = new StaticArray<StringIndex>(PATH_FORMS);
+  byForm[0] = policy.pathIndex;
+  for (let f = 1; f < PATH_FORMS; f++) {
+    if ((f & differ) != f) {
+      byForm[f] = byForm[f & differ];
+      continue;
+    }
+    const index = new StringIndex();
+    for (let k = 0; k < filedByPath.length; k++) fileUnder(index, ordered[filedByPath[k]].pathForms[f], filedByPath[k]);
+    index.freeze();
+    byForm[f] = index;
+  }
+  policy.pathIndexByForm = byForm;
   policy.principalIndex.freeze();
   policy.namespaceIndex.freeze();
   policy.methodIndex.freeze();

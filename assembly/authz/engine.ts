@@ -45,6 +45,8 @@ export class RequestAttrs {
   /** Normalized path (query and fragment removed) in path[0, pathLen), or null. */
   path: ArrayBuffer | null = null;
   pathLen: i32 = 0;
+  /** The form the path is read in (common/path.ts FORM_*): which form of the path patterns it is compared with. */
+  pathForm: i32 = 0;
   /** Destination port, or -1 when unknown. */
   port: i32 = -1;
   identity: Identity = new Identity();
@@ -142,10 +144,17 @@ export function ruleMatches(rule: Rule, req: RequestAttrs): bool {
   if (notPorts != null && req.port >= 0 && portIn(notPorts, req.port)) return false;
 
   const path = req.path;
+  const form = req.pathForm;
   l = rule.paths;
-  if (l != null && !patternsMatch(l, path, 0, req.pathLen)) return false;
+  if (l != null) {
+    if (form != 0) l = unchecked(rule.pathForms[form]);
+    if (!patternsMatch(l, path, 0, req.pathLen)) return false;
+  }
   l = rule.notPaths;
-  if (l != null && patternsMatch(l, path, 0, req.pathLen)) return false;
+  if (l != null) {
+    if (form != 0) l = unchecked(rule.notPathForms[form]);
+    if (patternsMatch(l, path, 0, req.pathLen)) return false;
+  }
 
   // An ALLOW rule's principals and namespaces take only the strictly valid identity; where a match
   // leads to a denial (a DENY or AUDIT rule's principals and namespaces, an ALLOW rule's
@@ -191,7 +200,10 @@ export class Evaluator {
     const c = this.candidates;
     c.copyFrom(p.always);
     const path = req.path;
-    if (path != null && !p.pathIndex.empty) p.pathIndex.collect(path, 0, req.pathLen, c);
+    if (path != null) {
+      const index = req.pathForm == 0 ? p.pathIndex : unchecked(p.pathIndexByForm[req.pathForm]);
+      if (!index.empty) index.collect(path, 0, req.pathLen, c);
+    }
     const id = req.identity;
     if (id.valid) {
       const bits = req.identityBits;
@@ -230,25 +242,30 @@ export class Evaluator {
   /**
    * Decides for every spelling of the path (common/path.ts): the request is allowed only if each
    * spelling is, so a DENY rule or a notPaths exclusion that matches any way the application may
-   * read the path applies, and an ALLOW rule allows only what it matches in every reading. The
-   * decision (and authz.rule) is the first spelling's unless a later one is denied; a denial names
-   * a matching DENY rule of any spelling when there is one. The first AUDIT match of any spelling
-   * is kept. `spellings` null: req.path is the only spelling.
+   * read the path applies, and an ALLOW rule allows only what it matches in every reading. Each
+   * spelling is compared with the path patterns in its form (decoded, case-folded). The decision
+   * (and authz.rule) is the first spelling's unless a later one is denied; a denial names a
+   * matching DENY rule of any spelling when there is one. The first AUDIT match of any spelling is
+   * kept. `spellings` null: req.path is the only spelling, read raw.
    */
   evaluateSpellings(req: RequestAttrs, spellings: PathSpellings | null, out: Decision): void {
-    const n = spellings == null ? 1 : spellings.count;
-    if (spellings != null && n > 0) {
+    req.pathForm = 0;
+    if (spellings != null && spellings.count > 0) {
       req.path = spellings.buffer(0);
       req.pathLen = spellings.length(0);
     }
     this.evaluate(req, out);
     // Only rules on paths can tell the spellings apart.
-    if (n <= 1 || !this.policy.needsPath) return;
+    if (spellings == null || !this.policy.needsPath) return;
+    spellings.expand(this.policy.pathForms, this.policy.pathFormsDiffer);
+    const n = spellings.count;
+    if (n <= 1) return;
     let total = this.evaluated;
     const d = this.scratch;
     for (let i = 1; i < n && (out.outcome == Outcome.Allow || out.rule == null); i++) {
-      req.path = spellings!.buffer(i);
-      req.pathLen = spellings!.length(i);
+      req.path = spellings.buffer(i);
+      req.pathLen = spellings.length(i);
+      req.pathForm = spellings.form(i);
       this.evaluate(req, d);
       total += this.evaluated;
       if (out.audit == null) out.audit = d.audit;
@@ -258,8 +275,9 @@ export class Evaluator {
       }
     }
     this.evaluated = total;
-    req.path = spellings!.buffer(0);
-    req.pathLen = spellings!.length(0);
+    req.path = spellings.buffer(0);
+    req.pathLen = spellings.length(0);
+    req.pathForm = 0;
   }
 
   private scratch: Decision = new Decision();

@@ -1,4 +1,4 @@
-import { PathNormalizer, PathSpellings, PathNormalization, PathError, pathErrorText, parsePathNormalization, MAX_PATH_BYTES } from "./path";
+import { PathNormalizer, PathSpellings, PathNormalization, PathError, pathErrorText, parsePathNormalization, MAX_PATH_BYTES, MAX_SPELLINGS, FORM_DECODED, FORM_FOLDED, pathForm } from "./path";
 import { b, raw, cat } from "./spec-helpers";
 
 const N = new PathNormalizer();
@@ -119,11 +119,12 @@ describe("normalizePath: bypass corpus for /admin", () => {
   it("rejects the dangerous ones instead of guessing", () => {
     expect(norm("/admin%2fx")).toBe("ERR:encoded '/' or '\\' in path");
     expect(norm("/%2e%2e%2fadmin")).toBe("ERR:encoded '/' or '\\' in path");
-    expect(normRaw(raw([0x2f, 0x61, 0x00, 0x62]))).toBe("ERR:control character in path");
-    expect(norm("/admin%00")).toBe("ERR:control character in path");
-    expect(norm("/a\tb")).toBe("ERR:control character in path");
-    expect(norm("/a%0d%0aX-Injected:1")).toBe("ERR:control character in path");
-    expect(normRaw(raw([0x2f, 0x7f]))).toBe("ERR:control character in path");
+    expect(normRaw(raw([0x2f, 0x61, 0x00, 0x62]))).toBe("ERR:control character or raw space in path");
+    expect(norm("/admin%00")).toBe("ERR:control character or raw space in path");
+    expect(norm("/a\tb")).toBe("ERR:control character or raw space in path");
+    expect(norm("/a%0d%0aX-Injected:1")).toBe("ERR:control character or raw space in path");
+    expect(normRaw(raw([0x2f, 0x7f]))).toBe("ERR:control character or raw space in path");
+    expect(norm("/admin ")).toBe("ERR:control character or raw space in path");
   });
 });
 
@@ -205,7 +206,6 @@ describe("PathSpellings", () => {
     expect(spell("/api/v1/orders", PathNormalization.MergeSlashes)).toBe("/api/v1/orders");
   });
   it("BASE: the path as delivered and with slashes merged", () => {
-    expect(spell("//public/admin", PathNormalization.Base)).toBe("//public/admin | /public/admin");
     expect(spell("/a//b///c/", PathNormalization.Base)).toBe("/a//b///c/ | /a/b/c/");
     expect(spell("/%61dmin", PathNormalization.Base)).toBe("/admin");
   });
@@ -220,9 +220,9 @@ describe("PathSpellings", () => {
     expect(spell("/a//b", PathNormalization.MergeSlashes)).toBe("ERR:" + pathErrorText(PathError.NotNormalized));
     expect(spell("//a", PathNormalization.DecodeAndMergeSlashes)).toBe("ERR:" + pathErrorText(PathError.NotNormalized));
   });
-  it("NONE: as delivered, resolved, resolved then merged, merged then resolved", () => {
+  it("NONE: as delivered, resolved, resolved then merged, merged, merged then resolved", () => {
     expect(spell("/public/../admin", PathNormalization.None)).toBe("/public/../admin | /admin");
-    expect(spell("/x//..//admin", PathNormalization.None)).toBe("/x//..//admin | /x//admin | /x/admin | /admin");
+    expect(spell("/x//..//admin", PathNormalization.None)).toBe("/x//..//admin | /x//admin | /x/admin | /x/../admin | /admin");
     expect(spell("/a\\..\\b", PathNormalization.None)).toBe("/a\\..\\b | /b");
     expect(spell("/a//b", PathNormalization.None)).toBe("/a//b | /a/b");
   });
@@ -233,11 +233,96 @@ describe("PathSpellings", () => {
       expect(spell("a", <PathNormalization>level)).toBe("ERR:" + pathErrorText(PathError.NotAbsolute));
     }
   });
+  it("a leading // : also what Node's new URL() and Python's urlsplit() read as the path", () => {
+    // WHATWG: every leading / and \\ skipped, the authority up to the next / or \\ dropped.
+    expect(spell("//public/admin", PathNormalization.Base)).toBe("//public/admin | /public/admin | /admin");
+    expect(spell("//evil", PathNormalization.Base)).toBe("//evil | /evil | /");
+    // urlsplit: an empty netloc leaves the rest; WHATWG skips every slash.
+    expect(spell("///evil/admin", PathNormalization.Base)).toBe("///evil/admin | /evil/admin | /admin");
+    expect(spell("////admin", PathNormalization.Base)).toBe("////admin | /admin | / | //admin");
+    expect(spell("//evil//admin", PathNormalization.Base)).toBe("//evil//admin | /evil/admin | //admin | /admin");
+    // An empty authority: the URL parser fails, no such reading.
+    expect(spell("//", PathNormalization.Base)).toBe("// | /");
+    expect(spell("//", PathNormalization.MergeSlashes)).toBe("// | /");
+    // NONE: `\\` is a separator to WHATWG (not to urlsplit), which also resolves dot segments.
+    expect(spell("/\\evil/admin", PathNormalization.None)).toBe("/\\evil/admin | //evil/admin | /evil/admin | /admin");
+    expect(spell("//evil/x/../admin", PathNormalization.None)).toBe("//evil/x/../admin | //evil/admin | /evil/admin | /evil/x/../admin | /admin | /x/../admin");
+  });
+  it("a ;: also the servlet reading, parameters cut from every segment, the last one included", () => {
+    expect(spell("/admin;x", PathNormalization.Base)).toBe("/admin;x | /admin");
+    expect(spell("/admin/users;.css", PathNormalization.Base)).toBe("/admin/users;.css | /admin/users");
+    expect(spell("/api/orders/;jsessionid=1", PathNormalization.Base)).toBe("/api/orders/;jsessionid=1 | /api/orders/");
+    expect(spell("/a;x/b;y=1/c", PathNormalization.Base)).toBe("/a;x/b;y=1/c | /a/b/c");
+    expect(spell("//admin;x", PathNormalization.Base)).toBe("//admin;x | /admin;x | / | /admin");
+    // Tomcat removes parameters before it decodes: %3B is a literal ';' to it.
+    expect(spell("/admin%3Bx", PathNormalization.Base)).toBe("/admin%3Bx");
+  });
+  it("a servlet reading is not a guess about dot segments: ..; stays unsafe", () => {
+    expect(spell("/x/..;/admin", PathNormalization.Base)).toBe("ERR:" + pathErrorText(PathError.ParamSegment));
+  });
   it("handles the largest paths without trapping", () => {
     const big = "/" + "a//".repeat((MAX_PATH_BYTES - 1) / 3);
     expect(SP.compute(b(big), PathNormalization.Base)).toBe(PathError.None);
     expect(SP.count).toBe(2);
     expect(SP.compute(b("/" + "../".repeat(20000)), PathNormalization.None)).toBe(PathError.None);
     expect(SP.toString(SP.count - 1)).toBe("/");
+    const wild = "//A%3A;x/" + "B%3A;y//..\\".repeat(5000);
+    expect(SP.compute(b(wild), PathNormalization.None)).toBe(PathError.None);
+    SP.expand(FORM_DECODED | FORM_FOLDED, FORM_DECODED | FORM_FOLDED);
+    expect(SP.count).toBeLessThanOrEqual(MAX_SPELLINGS);
+  });
+});
+
+/** Every spelling with its form (d: decoded, c: case-folded), after expand(forms, differ). */
+function forms(path: string, level: PathNormalization, want: i32, differ: i32): string {
+  const e = SP.compute(b(path), level);
+  if (e != PathError.None) return "ERR:" + pathErrorText(e);
+  SP.expand(want, differ);
+  const out: string[] = [];
+  for (let i = 0; i < SP.count; i++) {
+    const f = SP.form(i);
+    out.push(SP.toString(i) + (f == 0 ? "" : "@" + ((f & FORM_DECODED) != 0 ? "d" : "") + ((f & FORM_FOLDED) != 0 ? "c" : "")));
+  }
+  return out.join(" | ");
+}
+
+const ALL = FORM_DECODED | FORM_FOLDED;
+
+describe("PathSpellings.expand: decoded and case-folded readings", () => {
+  it("adds nothing to a path without escapes or upper case when no pattern differs", () => {
+    expect(forms("/api/v1/orders", PathNormalization.Base, ALL, 0)).toBe("/api/v1/orders");
+    expect(forms("/api/v1/orders/%C3%A9", PathNormalization.Base, ALL, 0)).toBe("/api/v1/orders/%C3%A9");
+  });
+  it("decodes every escape but /, \\, %, ?, #, controls, space and non-ASCII", () => {
+    expect(forms("/v1/things%3Adelete", PathNormalization.Base, ALL, 0)).toBe("/v1/things%3Adelete | /v1/things:delete");
+    expect(forms("/a%40b%28c%29%3B%25%3F%23%20%C3%A9", PathNormalization.Base, ALL, 0)).toBe("/a%40b%28c%29%3B%25%3F%23%20%C3%A9 | /a@b(c);%25%3F%23%20%C3%A9");
+    expect(spell("/a b", PathNormalization.None)).toBe("ERR:" + pathErrorText(PathError.ControlChar));
+  });
+  it("compares in the form of the patterns where they differ", () => {
+    expect(forms("/v1/things:delete", PathNormalization.Base, ALL, FORM_DECODED)).toBe("/v1/things:delete | /v1/things:delete@d");
+    expect(forms("/v1/things%3Adelete", PathNormalization.Base, ALL, FORM_DECODED)).toBe("/v1/things%3Adelete | /v1/things:delete@d");
+  });
+  it("folds ASCII letters outside escapes, unless pathCase is sensitive", () => {
+    expect(forms("/ADMIN", PathNormalization.Base, ALL, 0)).toBe("/ADMIN | /admin");
+    expect(forms("/ADMIN", PathNormalization.Base, FORM_DECODED, 0)).toBe("/ADMIN");
+    expect(forms("/A%3A", PathNormalization.Base, ALL, 0)).toBe("/A%3A | /A: | /a%3A | /a:");
+    expect(forms("/admin", PathNormalization.Base, ALL, FORM_FOLDED)).toBe("/admin | /admin@c");
+    expect(forms("/%41dmin", PathNormalization.Base, ALL, FORM_FOLDED)).toBe("/Admin | /admin@c");
+  });
+  it("reads every structural spelling in every form", () => {
+    expect(forms("//E/Admin;X", PathNormalization.Base, ALL, ALL)).toBe(
+      "//E/Admin;X | /E/Admin;X | /Admin;X | /E/Admin@d | //E/Admin;X@d | //e/admin;x@c | //e/admin;x@dc | /E/Admin;X@d | /e/admin;x@c | /e/admin;x@dc | /Admin;X@d | /admin;x@c | /admin;x@dc | /e/admin@dc");
+  });
+});
+
+describe("pathForm: path pattern literals in a form", () => {
+  it("returns the same bytes object when nothing changes", () => {
+    const lit = b("/api/orders/");
+    expect(pathForm(lit, ALL) == lit).toBe(true);
+  });
+  it("decodes and folds like the spellings", () => {
+    expect(String.UTF8.decode(pathForm(b("/v1/Things%3Adelete"), FORM_DECODED))).toBe("/v1/Things:delete");
+    expect(String.UTF8.decode(pathForm(b("/v1/Things%3Adelete"), FORM_FOLDED))).toBe("/v1/things%3Adelete");
+    expect(String.UTF8.decode(pathForm(b("/v1/Things%3Adelete"), ALL))).toBe("/v1/things:delete");
   });
 });

@@ -11,26 +11,40 @@
 //                            is `/a/b`);
 //   DECODE_AND_MERGE_SLASHES `%2F`/`%5C` unescaped first, then as MERGE_SLASHES.
 // The application receives `:path` as it leaves the filter chain, and may itself read it in more
-// than one way: merge `//` (many frameworks do; Node's `new URL("//a/b", base)` even reads `a` as
-// a host), or, where Envoy did not normalize, resolve dot segments or treat `\` as `/`. Each such
-// reading is a *spelling* of the path. authz evaluates its rules on every spelling: a request is
-// allowed only if every spelling is allowed (DENY and notPaths cover every spelling; ALLOW only
-// what the path as delivered is).
+// than one way. Each such reading is a *spelling* of the path. authz evaluates its rules on every
+// spelling: a request is allowed only if every spelling is allowed (DENY and notPaths cover every
+// spelling; ALLOW only what every spelling is).
 //
 // On bytes, into reusable buffers (no allocation per request once they have grown):
 //   A = the path as delivered: cut at the first `?` or `#`; `%XX` of ALPHA / DIGIT / `-` `.` `_`
 //       `~` decoded (hex case-insensitive; every application treats them as equal); other escapes
 //       kept with upper-case hex; raw bytes >= 0x80 escaped as %XX;
 //   R(x) = `\` as `/`, dot segments removed (RFC 3986 5.2.4);
-//   M(x) = slashes merged.
-// Spellings per level: BASE: A, M(A); MERGE_SLASHES, DECODE_AND_MERGE_SLASHES: A; NONE: A,
-// R(A), M(R(A)), R(M(A)) (applications merge before or after resolving dots). Duplicates are
-// dropped, so a canonical path has one spelling and costs one evaluation.
+//   M(x) = slashes merged (many frameworks; Tomcat; Werkzeug's and Go's redirects);
+//   W(x) = for x starting with two of `/` `\`: Node's `new URL(x, base).pathname` (WHATWG: every
+//          leading separator skipped, the authority up to the next one dropped; dot segments
+//          resolved); none for an empty authority, where the parser fails;
+//   U(x) = for x starting with `//`: Python's urlsplit(x).path (the netloc up to the next `/`
+//          dropped; `/` for an empty rest);
+//   S(x) = for x with a raw `;`: the servlet path (Tomcat, Spring): `;…` cut from every segment,
+//          the last one included, `//` merged, dot segments resolved, decoded.
+// Structural spellings: A; under NONE with dots or `\` R(A), M(R(A)), M(A), R(M(A)) (applications
+// merge before or after resolving dots, or only merge), else M(A); W(A), M(W(A)), U(A), M(U(A)); S(A). MERGE_SLASHES and
+// DECODE_AND_MERGE_SLASHES deliver no `//` (but the path `//`), BASE and they no dots.
+// Each is also read in the decoded form D (every escape decoded but `/` `\` `%` `?` `#`, space,
+// controls and bytes >= 0x80, as WSGI, Go, servlet containers and ASP.NET Core decode) and, unless
+// the policy says pathCase "sensitive", the case-folded form C (ASCII letters lower-cased, as
+// Express's default router and ASP.NET Core compare), and CD; path patterns are compiled to the
+// same forms (pathForm). A form is read only when the path has what it changes (an escape to
+// decode, an upper-case letter) or some pattern differs in it. Duplicates are dropped, so a
+// canonical lower-case path has one spelling and costs one evaluation; any path has at most
+// MAX_SPELLINGS.
 //
 // Paths that are refused (PathError) instead of guessed at, stricter than Envoy's
 // KEEP_UNCHANGED default, because an authz filter cannot know what the backend decodes:
 //   EncodedSlash (`%2F`, `%5C`, any case), InvalidEncoding (`%`, `%4`, `%zz`), ControlChar (raw
-//   or %-encoded bytes < 0x20 or 0x7F, incl. NUL), NotAbsolute, Empty, TooLong;
+//   or %-encoded bytes < 0x20 or 0x7F, incl. NUL; a raw space, which a WHATWG parser drops at the
+//   end), NotAbsolute, Empty, TooLong;
 //   ParamSegment: a segment that is `.`, `..` or empty once its path parameters are removed
 //   (`..;`, `.;x`, `%2e%2e;jsessionid=1`, `..%3B`, and `;x` before another segment). Java servlet
 //   containers (Tomcat, and Spring, which follows the servlet path) strip `;...` from each segment
@@ -59,7 +73,7 @@ export function pathErrorText(e: PathError): string {
     case PathError.NotAbsolute: return "path does not start with '/'";
     case PathError.InvalidEncoding: return "invalid percent-encoding";
     case PathError.EncodedSlash: return "encoded '/' or '\\' in path";
-    case PathError.ControlChar: return "control character in path";
+    case PathError.ControlChar: return "control character or raw space in path";
     case PathError.ParamSegment: return "dot or empty segment with path parameters (';')";
     case PathError.NotNormalized: return "path not normalized as the declared pathNormalization would";
     default: return "path too long";
@@ -135,6 +149,19 @@ class PathBuf {
 const F_DOT: i32 = 1; // a `.` or `..` segment (also from `%2e`), `/` or `\` separated
 const F_BACKSLASH: i32 = 2; // a raw `\`
 const F_DOUBLE_SLASH: i32 = 4; // `//`
+const F_PARAM: i32 = 8; // a raw `;` (servlet path parameters)
+const F_ESCAPE: i32 = 16; // an escape the decoded form decodes
+const F_UPPER: i32 = 32; // an upper-case ASCII letter outside escapes
+const F_LEAD: i32 = 64; // starts with two separators: a URL parser reads an authority
+
+// Bytes the decoded form keeps escaped (with upper-case hex): those that would change the path's
+// structure (`/`, `\`) or cut it (`?`, `#`), `%` (decoding twice is no reading), space and the
+// other controls, and bytes >= 0x80.
+// @ts-ignore: decorator
+@inline
+function keepEncoded(v: u32): bool {
+  return v <= 0x20 || v >= 0x7f || v == 0x25 || v == 0x2f || v == 0x5c || v == 0x3f || v == 0x23;
+}
 
 // Escapes written for the byte v.
 // @ts-ignore: decorator
@@ -201,30 +228,40 @@ function delivered(path: ArrayBuffer, out: PathBuf): PathError {
       if (v == 0x2f || v == 0x5c) return PathError.EncodedSlash;
       if (v < 0x20 || v == 0x7f) return PathError.ControlChar;
       if (isUnreserved(v)) {
+        if (v - 0x41 < 26) flags |= F_UPPER;
         store<u8>(o + <usize>len, <u8>v);
         len++;
       } else {
         if (v == 0x3b && beforeParam < 0) beforeParam = len - segStart;
+        if (!keepEncoded(v)) flags |= F_ESCAPE;
         putEscape(o, len, v);
         len += 3;
       }
       i += 3;
       continue;
     }
-    if (c < 0x20 || c == 0x7f) return PathError.ControlChar;
+    // A raw space too: WHATWG URL parsers (Node's new URL()) drop one at the end (`/admin ` is read
+    // as `/admin`); Envoy's BASE normalization would have escaped it.
+    if (c <= 0x20 || c == 0x7f) return PathError.ControlChar;
     if (c >= 0x80) {
       putEscape(o, len, c);
       len += 3;
       i++;
       continue;
     }
-    if (c == 0x3b && beforeParam < 0) beforeParam = len - segStart;
+    if (c == 0x3b) {
+      flags |= F_PARAM;
+      if (beforeParam < 0) beforeParam = len - segStart;
+    } else if (c - 0x41 < 26) {
+      flags |= F_UPPER;
+    }
     store<u8>(o + <usize>len, <u8>c);
     len++;
     i++;
   }
   const e = checkSegment(o, segStart, len, beforeParam, false);
   if (e != PathError.None) return e;
+  if (len >= 2 && isSep(<u32>load<u8>(o + 1))) flags |= F_LEAD;
   out.len = len;
   FLAGS = flags | SEG_FLAGS;
   return PathError.None;
@@ -308,47 +345,234 @@ function merge(src: PathBuf, out: PathBuf): void {
   out.len = w;
 }
 
-export const MAX_SPELLINGS: i32 = 4;
+/**
+ * Node's `new URL(path, base).pathname` for a path that starts with two separators (WHATWG URL,
+ * "special authority ignore slashes" state): every leading `/` and `\` is skipped, the authority
+ * runs to the next `/` or `\`, and the rest is the path, `\` read as `/` (an empty rest is `/`).
+ * false: the authority is empty (`//`, `///`), where the parser fails and there is no reading.
+ */
+function whatwgPathname(a: PathBuf, out: PathBuf): bool {
+  const n = a.len;
+  const p = changetype<usize>(a.buf);
+  let i = 0;
+  while (i < n && isSep(<u32>load<u8>(p + <usize>i))) i++;
+  const authority = i;
+  while (i < n && !isSep(<u32>load<u8>(p + <usize>i))) i++;
+  if (i == authority) return false;
+  const o = out.reserve(n - i + 1);
+  if (i == n) {
+    store<u8>(o, 0x2f);
+    out.len = 1;
+    return true;
+  }
+  let w = 0;
+  for (; i < n; i++) {
+    const c = load<u8>(p + <usize>i);
+    store<u8>(o + <usize>w, c == 0x5c ? 0x2f : c);
+    w++;
+  }
+  out.len = w;
+  return true;
+}
+
+/**
+ * Python's `urllib.parse.urlsplit(path).path` for a path that starts with `//`: the netloc runs
+ * to the next `/` (`\` is no separator there), the rest is the path; an empty path is read as `/`.
+ */
+function urlsplitPath(a: PathBuf, out: PathBuf): void {
+  const n = a.len;
+  const p = changetype<usize>(a.buf);
+  let i = 2;
+  while (i < n && load<u8>(p + <usize>i) != 0x2f) i++;
+  const o = out.reserve(n - i + 1);
+  if (i == n) {
+    store<u8>(o, 0x2f);
+    out.len = 1;
+    return;
+  }
+  memory.copy(o, p + <usize>i, <usize>(n - i));
+  out.len = n - i;
+}
+
+/**
+ * The servlet reading (Tomcat's CoyoteAdapter): path parameters removed from every segment, the
+ * last one included (parsePathParameters works on the undecoded URI, so only a raw `;` starts
+ * one; `%3B` is decoded afterwards into a literal `;`), then `\` as `/` and slashes merged, as
+ * normalize() does before it resolves dot segments (the caller resolves them under NONE; at the
+ * other levels there are none, and `..;` is refused before).
+ */
+function servletPath(a: PathBuf, out: PathBuf): void {
+  const n = a.len;
+  const p = changetype<usize>(a.buf);
+  const o = out.reserve(n + 1);
+  let w = 0;
+  let inParam = false;
+  for (let i = 0; i < n; i++) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (isSep(c)) {
+      inParam = false;
+      if (w > 0 && load<u8>(o + <usize>(w - 1)) == 0x2f) continue;
+      store<u8>(o + <usize>w, 0x2f);
+      w++;
+    } else if (!inParam) {
+      if (c == 0x3b) {
+        inParam = true;
+      } else {
+        store<u8>(o + <usize>w, <u8>c);
+        w++;
+      }
+    }
+  }
+  out.len = w;
+}
+
+/**
+ * D, the decoded form: every escape decoded except those keepEncoded keeps, which stay with
+ * upper-case hex (raw spaces and controls are refused before). Two paths an application that percent-decodes the path
+ * (WSGI's PATH_INFO, Go's URL.Path, servlet containers, ASP.NET Core) reads the same have the same
+ * decoded form. Also applied to path patterns (pathForm), so both sides compare alike.
+ */
+function decodeForm(src: PathBuf, out: PathBuf): void {
+  const n = src.len;
+  const p = changetype<usize>(src.buf);
+  const o = out.reserve(n + 1); // never longer
+  let w = 0;
+  let i = 0;
+  while (i < n) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (c == 0x25 && i + 2 < n) {
+      const h = hexv(<u32>load<u8>(p + <usize>(i + 1)));
+      const l = hexv(<u32>load<u8>(p + <usize>(i + 2)));
+      if (h >= 0 && l >= 0) {
+        const v = <u32>((h << 4) | l);
+        if (keepEncoded(v)) {
+          putEscape(o, w, v);
+          w += 3;
+        } else {
+          store<u8>(o + <usize>w, <u8>v);
+          w++;
+        }
+        i += 3;
+        continue;
+      }
+    }
+    store<u8>(o + <usize>w, <u8>c);
+    w++;
+    i++;
+  }
+  out.len = w;
+}
+
+/**
+ * C, the case-folded form: ASCII letters in lower case, escapes left as they are (their hex is
+ * canonical already). Two paths a case-insensitive router (Express's default, ASP.NET Core) reads
+ * the same have the same folded form.
+ */
+function foldForm(src: PathBuf, out: PathBuf): void {
+  const n = src.len;
+  const p = changetype<usize>(src.buf);
+  const o = out.reserve(n + 1);
+  let i = 0;
+  while (i < n) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (c == 0x25 && i + 2 < n) {
+      store<u8>(o + <usize>i, <u8>c);
+      store<u8>(o + <usize>i + 1, load<u8>(p + <usize>i + 1));
+      store<u8>(o + <usize>i + 2, load<u8>(p + <usize>i + 2));
+      i += 3;
+      continue;
+    }
+    store<u8>(o + <usize>i, <u8>(c - 0x41 < 26 ? c | 0x20 : c));
+    i++;
+  }
+  out.len = n;
+}
+
+/** The forms a spelling is compared in: bits of these. Path patterns are compiled to each (pathForm). */
+export const FORM_DECODED: i32 = 1;
+export const FORM_FOLDED: i32 = 2;
+export const PATH_FORMS: i32 = 4;
+
+// Structural spellings: A; under NONE with dots or `\` R(A), M(R(A)), M(A), R(M(A)), else M(A);
+// with a leading `//` the WHATWG reading and it merged, the urlsplit reading and it merged; with `;`
+// the servlet reading. At most 10, each in up to 4 forms.
+const MAX_STRUCTURAL: i32 = 10;
+export const MAX_SPELLINGS: i32 = MAX_STRUCTURAL * PATH_FORMS;
 
 /**
  * The spellings of a request path for a pathNormalization level (see the top of this file).
- * One per filter instance; spelling(0) is the path as delivered.
+ * One per filter instance; spelling(0) is the path as delivered, in the raw form. compute() finds
+ * the structural spellings, expand() adds their decoded and case-folded forms for a policy.
  */
 export class PathSpellings {
-  // A, R(A), M(R(A)), M(A), R(M(A)); spelling i is bufs[order[i]].
-  private bufs: StaticArray<PathBuf> = [new PathBuf(), new PathBuf(), new PathBuf(), new PathBuf(), new PathBuf()];
-  private order: StaticArray<i32> = new StaticArray<i32>(MAX_SPELLINGS);
+  // Buffer (slot << 2) | form holds structural spelling `slot` in that form; made on first use.
+  private bufs: StaticArray<PathBuf | null> = new StaticArray<PathBuf | null>(MAX_SPELLINGS);
+  private tmp: PathBuf = new PathBuf();
+  // Spelling i is buffer bufOf[i], compared in form formOf[i].
+  private bufOf: StaticArray<i32> = new StaticArray<i32>(MAX_SPELLINGS);
+  private formOf: StaticArray<i32> = new StaticArray<i32>(MAX_SPELLINGS);
+  // The form spelling i's bytes are in (the servlet reading is decoded as it is made).
+  private ownOf: StaticArray<i32> = new StaticArray<i32>(MAX_SPELLINGS);
+  private slots: i32 = 0;
+  private flags: i32 = 0;
+  private expanded: bool = false;
   count: i32 = 0;
 
+  private buf(b: i32): PathBuf {
+    let x = unchecked(this.bufs[b]);
+    if (x == null) {
+      x = new PathBuf();
+      unchecked((this.bufs[b] = x));
+    }
+    return x;
+  }
+
   buffer(i: i32): ArrayBuffer {
-    return unchecked(this.bufs[unchecked(this.order[i])]).buf;
+    return this.buf(unchecked(this.bufOf[i])).buf;
   }
 
   length(i: i32): i32 {
-    return unchecked(this.bufs[unchecked(this.order[i])]).len;
+    return this.buf(unchecked(this.bufOf[i])).len;
+  }
+
+  /** The form (FORM_* bits) spelling i is compared in. */
+  form(i: i32): i32 {
+    return unchecked(this.formOf[i]);
   }
 
   toString(i: i32): string {
     return String.UTF8.decodeUnsafe(changetype<usize>(this.buffer(i)), <usize>this.length(i));
   }
 
-  private add(b: i32): void {
-    const cand = unchecked(this.bufs[b]);
+  // The buffer of the next structural spelling.
+  private next(): PathBuf {
+    return this.buf(this.slots++ << 2);
+  }
+
+  // Adds buffer b in form f unless the same bytes are there in the same form already.
+  private add(b: i32, f: i32): void {
+    const cand = this.buf(b);
     for (let k = 0; k < this.count; k++) {
-      if (unchecked(this.bufs[unchecked(this.order[k])]).equals(cand)) return;
+      if (unchecked(this.formOf[k]) != f) continue;
+      const kb = unchecked(this.bufOf[k]);
+      if (kb == b || this.buf(kb).equals(cand)) return;
     }
-    unchecked((this.order[this.count] = b));
+    unchecked((this.bufOf[this.count] = b));
+    unchecked((this.formOf[this.count] = f));
+    unchecked((this.ownOf[this.count] = f));
     this.count++;
   }
 
-  /** Computes the spellings of `path` under `level`; on an error there are none. */
+  /** Computes the structural spellings of `path` under `level`; on an error there are none. */
   compute(path: ArrayBuffer, level: PathNormalization): PathError {
     this.count = 0;
-    const bufs = this.bufs;
-    const a = unchecked(bufs[0]);
+    this.slots = 0;
+    this.expanded = false;
+    const a = this.next();
     const e = delivered(path, a);
     if (e != PathError.None) return e;
     const flags = FLAGS;
+    this.flags = flags;
     if (level != PathNormalization.None) {
       // Envoy resolved dot segments and backslashes (and, for the merging levels, `//`).
       if ((flags & (F_DOT | F_BACKSLASH)) != 0) return PathError.NotNormalized;
@@ -356,28 +580,146 @@ export class PathSpellings {
       // path of slashes only is delivered as `//`; any other `//` cannot come out of a merging level.
       if (level != PathNormalization.Base && (flags & F_DOUBLE_SLASH) != 0 && a.len != 2) return PathError.NotNormalized;
     }
-    this.add(0);
-    if ((flags & (F_DOT | F_BACKSLASH)) != 0) {
-      // NONE only: resolved, resolved then merged, merged then resolved.
-      const r = unchecked(bufs[1]);
+    this.add(0, 0);
+    const dots = (flags & (F_DOT | F_BACKSLASH)) != 0;
+    if (dots) {
+      // NONE only: resolved, resolved then merged, merged, merged then resolved.
+      const b = this.slots << 2;
+      const r = this.next();
       resolve(a, r);
-      this.add(1);
+      this.add(b, 0);
       if (r.hasDoubleSlash()) {
-        merge(r, unchecked(bufs[2]));
-        this.add(2);
+        const bm = this.slots << 2;
+        merge(r, this.next());
+        this.add(bm, 0);
       }
       if ((flags & F_DOUBLE_SLASH) != 0) {
-        merge(a, unchecked(bufs[3]));
-        resolve(unchecked(bufs[3]), unchecked(bufs[4]));
-        this.add(4);
+        const bm = this.slots << 2;
+        const m = this.next();
+        merge(a, m);
+        this.add(bm, 0);
+        const bmr = this.slots << 2;
+        resolve(m, this.next());
+        this.add(bmr, 0);
       }
     } else if ((flags & F_DOUBLE_SLASH) != 0) {
-      merge(a, unchecked(bufs[3]));
-      this.add(3);
+      const b = this.slots << 2;
+      merge(a, this.next());
+      this.add(b, 0);
+    }
+    if ((flags & F_LEAD) != 0) {
+      // `//host/path`: URL parsers read an authority (issue-10 review, finding 2).
+      const bw = this.slots << 2;
+      const w = this.next();
+      if (whatwgPathname(a, dots ? this.tmp : w)) {
+        if (dots) resolve(this.tmp, w); // WHATWG resolves dot segments
+        this.add(bw, 0);
+        if (w.hasDoubleSlash()) {
+          const bm = this.slots << 2;
+          merge(w, this.next());
+          this.add(bm, 0);
+        }
+      }
+      if (load<u8>(changetype<usize>(a.buf) + 1) == 0x2f) {
+        const bu = this.slots << 2;
+        const u = this.next();
+        urlsplitPath(a, u);
+        this.add(bu, 0);
+        if (u.hasDoubleSlash()) {
+          const bm = this.slots << 2;
+          merge(u, this.next());
+          this.add(bm, 0);
+        }
+      }
+    }
+    if ((flags & F_PARAM) != 0) {
+      // Servlet containers strip `;…` from every segment and decode (finding 3).
+      const bs = this.slots << 2;
+      const s = this.next();
+      if (dots) {
+        servletPath(a, this.tmp);
+        resolve(this.tmp, s);
+      } else {
+        servletPath(a, s);
+      }
+      this.add(bs, FORM_DECODED);
     }
     return PathError.None;
   }
+
+  /**
+   * Adds the decoded and (when `forms` has FORM_FOLDED) case-folded form of every structural
+   * spelling, for a policy whose path patterns differ from their raw form in the forms `differ`
+   * has: a spelling is compared in form f & differ (the patterns of the other forms are the
+   * same), and (bytes, form) pairs already there are dropped. Only a path with an escape to decode
+   * or an upper-case letter, or a policy whose patterns have one, gets more spellings. Once per
+   * compute().
+   */
+  expand(forms: i32, differ: i32): void {
+    if (this.expanded) return;
+    this.expanded = true;
+    const flags = this.flags;
+    const n = this.count;
+    // A spelling stored decoded (the servlet one) is compared raw when no pattern differs decoded.
+    for (let i = 1; i < n; i++) unchecked((this.formOf[i] = unchecked(this.ownOf[i]) & differ));
+    const escapes = (flags & F_ESCAPE) != 0;
+    const upper = (flags & F_UPPER) != 0;
+    const decode = escapes || (differ & FORM_DECODED) != 0;
+    const fold = (forms & FORM_FOLDED) != 0 && (upper || (differ & FORM_FOLDED) != 0);
+    if (!decode && !fold) return;
+    for (let i = 0; i < n; i++) {
+      const src = unchecked(this.bufOf[i]); // a structural buffer: form bits 0
+      const own = unchecked(this.ownOf[i]);
+      const raw = own == 0;
+      let dec = src;
+      if (decode && raw) {
+        if (escapes) {
+          dec = src | FORM_DECODED;
+          decodeForm(this.buf(src), this.buf(dec));
+        }
+        this.add(dec, FORM_DECODED & differ);
+      }
+      if (!fold) continue;
+      let folded = src;
+      if (upper) {
+        folded = src | FORM_FOLDED | own;
+        foldForm(this.buf(src), this.buf(folded));
+      }
+      this.add(folded, (FORM_FOLDED | own) & differ);
+      if (decode && raw) {
+        let both = dec;
+        if (upper) {
+          both = src | FORM_DECODED | FORM_FOLDED;
+          foldForm(this.buf(dec), this.buf(both));
+        }
+        this.add(both, (FORM_DECODED | FORM_FOLDED) & differ);
+      }
+    }
+  }
 }
+
+/** The bytes of a path pattern literal in `form` (FORM_* bits); `lit` itself when they are the same. */
+export function pathForm(lit: ArrayBuffer, form: i32): ArrayBuffer {
+  const a = FORM_SRC;
+  const n = lit.byteLength;
+  memory.copy(changetype<usize>(a.reserve(n + 1)), changetype<usize>(lit), <usize>n);
+  a.len = n;
+  let cur = a;
+  if ((form & FORM_DECODED) != 0) {
+    decodeForm(cur, FORM_D);
+    cur = FORM_D;
+  }
+  if ((form & FORM_FOLDED) != 0) {
+    foldForm(cur, FORM_C);
+    cur = FORM_C;
+  }
+  if (cur.len == n && memory.compare(changetype<usize>(cur.buf), changetype<usize>(lit), <usize>n) == 0) return lit;
+  return cur.buf.slice(0, cur.len);
+}
+
+const FORM_SRC = new PathBuf();
+const FORM_D = new PathBuf();
+const FORM_C = new PathBuf();
 
 /**
  * Full normalization (A, then R, then M), for configuration: a path pattern must be in this form
