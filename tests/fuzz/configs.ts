@@ -82,7 +82,8 @@ export const validAccessLog: fc.Arbitrary<Obj> = fc.record({
 
 const ns = fc.constantFrom("web", "ops", "shop", "kube-system");
 const authzPath = fc.oneof(
-  fc.constantFrom("/admin", "/admin/*", "/admin;*", "/api/orders/*", "/api/orders/{*}/items", "/static/{**}", "*", "*.css", "/"),
+  fc.constantFrom("/admin", "/admin/*", "/admin;*", "/api/orders/*", "/api/orders/{*}/items", "/static/{**}", "*", "*.css", "/",
+    "/v1/things:delete", "/v1/things%3Adelete", "/users/@me", "/Admin", "*/healthz", "/api/orders/{*}"),
   fc.array(fc.stringMatching(/^[a-z0-9_-]{1,8}$/), { minLength: 1, maxLength: 3 }).map((s) => "/" + s.join("/")),
 );
 const principal = fc.oneof(
@@ -107,6 +108,7 @@ export const validAuthz: fc.Arbitrary<Obj> = fc.record({
   trust: fc.constantFrom<Obj>({}, { acceptedTrustDomains: ["cluster.local"] }, { trustDomainAliases: ["old.example"] },
     { trustDomainAliases: ["old.example"], acceptedTrustDomains: ["cluster.local", "old.example"] }),
   denyStatus: fc.integer({ min: 400, max: 599 }), denyBody: fc.string({ maxLength: 40 }), unsafePathAction: fc.constantFrom("deny", "evaluate"),
+  pathCase: fc.constantFrom("insensitive", "sensitive"),
 }, { requiredKeys: ["rules"] }).map(({ trust, ...c }) => ({
   ...c, ...(trust as Obj), rules: (c.rules as Obj[]).map((r, i) => ({ name: `rule-${i}.x`, ...r })),
   // xfcc needs acceptedTrustDomains: no TLS handshake vouches for the trust domain of an ID in a header

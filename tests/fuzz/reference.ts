@@ -1,8 +1,10 @@
 // Reference decisions written in the test, independent of the module, for the security invariants:
 // - authz: Istio's AuthorizationPolicy semantics (pilot/pkg/security/authz/model + Envoy RBAC, as docs/authz.md states
-//   them) on the path the application receives, i.e. `:path` after the connection manager's normalization, without
-//   its query; plus the filter's own documented refusals (unsafe paths). The module may deny more (DENY rules and
-//   notPaths cover every spelling the application may read); it must never allow what this denies.
+//   them) on every reading an application may make of the path it receives (`:path` after the connection manager's
+//   normalization, without its query): as is, slashes merged, dot segments resolved, Node's `new URL()` pathname,
+//   Python's urlsplit() path, a servlet container's path, percent-decoded, and each of them case-folded (unless the
+//   policy says pathCase "sensitive"); a request is allowed only if every reading is. Plus the filter's own documented
+//   refusals (unsafe paths). The module may deny more; it must never allow what this denies.
 // - router guard: from an untrusted caller, no route header and no baggage member keyed by the lane key reaches the
 //   application, whichever way a baggage reader splits the list.
 import { laneSeen } from "../router/apps.ts";
@@ -90,7 +92,8 @@ export function unsafePath(path: Bin): boolean {
   const p = pathOnly(path);
   if (p.length === 0 || p[0] !== "/" || p.length > 65536) return true;
   if (/%2f|%5c/i.test(p)) return true;
-  if (/[\x00-\x1f\x7f]/.test(p) || /%[01][0-9a-f]|%7f/i.test(p)) return true;
+  // a raw space too: a WHATWG parser drops one at the end (`/admin ` is /admin to Node)
+  if (/[\x00-\x20\x7f]/.test(p) || /%[01][0-9a-f]|%7f/i.test(p)) return true;
   if (/%(?![0-9a-f]{2})/i.test(p)) return true;
   const segs = p.split("/");
   for (let i = 1; i < segs.length; i++) {
@@ -102,7 +105,82 @@ export function unsafePath(path: Bin): boolean {
   return false;
 }
 
-function ruleMatches(rule: Obj, req: RefRequest, who: { id: string; ns: string | null } | null, path: Bin | null): boolean {
+// ---- readings of a path (docs/authz.md, Paths) ------------------------------------------------------------------
+
+/** A reading of the path, and how path patterns are written to compare with it. */
+export interface Reading { path: Bin; decoded: boolean; folded: boolean }
+
+const mergeSlashes = (p: Bin) => p.replace(/\/{2,}/g, "/");
+/** RFC 3986 5.2.4 with '\' as '/' (what an application that resolves dot segments reads). */
+function resolveDots(p: Bin): Bin {
+  const out: string[] = [];
+  const segs = p.replace(/\\/g, "/").split("/").slice(1);
+  segs.forEach((seg, i) => {
+    if (seg === "." || seg === "..") {
+      if (seg === "..") out.pop();
+      if (i === segs.length - 1) out.push("");
+      return;
+    }
+    out.push(seg);
+  });
+  return "/" + out.join("/");
+}
+/** Every %XX decoded but those that would make '/', '\', '%', '?', '#', space, controls or bytes ≥ 0x80 (upper-case hex). */
+export function decodePath(p: Bin): Bin {
+  return p.replace(/%([0-9A-Fa-f]{2})/g, (m, h: string) => {
+    const v = parseInt(h, 16);
+    return v <= 0x20 || v >= 0x7f || "%/\\?#".includes(String.fromCharCode(v)) ? m.toUpperCase() : String.fromCharCode(v);
+  });
+}
+/** Python's urllib.parse.urlsplit(p).path for a path starting with "//" (the netloc runs to the next "/"); "" is "/". */
+function urlsplitPath(p: Bin): Bin {
+  const slash = p.indexOf("/", 2);
+  return slash < 0 ? "/" : p.slice(slash);
+}
+/** Tomcat's CoyoteAdapter: ';…' cut per segment (raw ';' only: it decodes afterwards), decoded, '\' refused, '//'
+ *  merged, dot segments resolved (above the root refused). null: Tomcat answers 400. */
+function servletPath(p: Bin): Bin | null {
+  const d = decodePath(p.split("/").map((seg) => seg.split(";")[0]).join("/"));
+  if (d.includes("\\")) return null;
+  const out: string[] = [];
+  const segs = mergeSlashes(d).split("/").slice(1);
+  for (let i = 0; i < segs.length; i++) {
+    if (segs[i] === "." || segs[i] === "..") {
+      if (segs[i] === ".." && out.pop() === undefined) return null;
+      if (i === segs.length - 1) out.push("");
+      continue;
+    }
+    out.push(segs[i]);
+  }
+  return "/" + out.join("/");
+}
+/** ASCII letters in lower case (applied alike to readings and patterns). */
+const fold = (p: string) => p.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/** Every reading of `path` (canonical escapes, no query) an application may make. */
+export function pathReadings(path: Bin, caseInsensitive: boolean): Reading[] {
+  const raw: Bin[] = [path, mergeSlashes(path), resolveDots(path), mergeSlashes(resolveDots(path)), resolveDots(mergeSlashes(path))];
+  try {
+    // Node's `new URL(req.url, base).pathname`: `//host/...` has an authority (canonical escapes keep bytes ≥ 0x80 as
+    // %XX, so the URL parser sees ASCII only)
+    raw.push(canonicalEscapes(new URL(path, "http://backend.internal").pathname));
+  } catch { /* the parser fails (an empty or invalid authority): the application errors, no reading */ }
+  if (path.startsWith("//")) raw.push(urlsplitPath(path), mergeSlashes(urlsplitPath(path)));
+  const out: Reading[] = raw.map((p) => ({ path: p, decoded: false, folded: false }));
+  for (const p of raw) out.push({ path: decodePath(p), decoded: true, folded: false });
+  const servlet = servletPath(path);
+  if (servlet !== null) out.push({ path: servlet, decoded: true, folded: false });
+  if (caseInsensitive) for (const r of [...out]) out.push({ path: fold(r.path), decoded: r.decoded, folded: true });
+  return out;
+}
+
+/** A path pattern written for a reading: decoded and folded as the reading is. */
+function patternFor(pattern: string, r: Reading): string {
+  const d = r.decoded ? decodePath(pattern) : pattern;
+  return r.folded ? fold(d) : d;
+}
+
+function ruleMatches(rule: Obj, req: RefRequest, who: { id: string; ns: string | null } | null, path: Reading | null): boolean {
   const f = rule.from, t = rule.to;
   if (f) {
     if (f.principals && !(who && f.principals.some((p: string) => principalMatch(p, who.id)))) return false;
@@ -113,8 +191,8 @@ function ruleMatches(rule: Obj, req: RefRequest, who: { id: string; ns: string |
   if (t) {
     if (t.methods && !(req.method !== null && t.methods.some((p: string) => simpleMatch(p, req.method!)))) return false;
     if (t.notMethods && req.method !== null && t.notMethods.some((p: string) => simpleMatch(p, req.method!))) return false;
-    if (t.paths && !(path !== null && t.paths.some((p: string) => pathMatch(p, path)))) return false;
-    if (t.notPaths && path !== null && t.notPaths.some((p: string) => pathMatch(p, path))) return false;
+    if (t.paths && !(path !== null && t.paths.some((p: string) => pathMatch(patternFor(p, path), path.path)))) return false;
+    if (t.notPaths && path !== null && t.notPaths.some((p: string) => pathMatch(patternFor(p, path), path.path))) return false;
     const port = (x: number | string) => Number(x) === req.port;
     if (t.ports && !t.ports.some(port)) return false;
     if (t.notPorts && t.notPorts.some(port)) return false;
@@ -128,19 +206,29 @@ function ruleMatches(rule: Obj, req: RefRequest, who: { id: string; ns: string |
   return true;
 }
 
-/** Istio's decision: any DENY matches → deny; else ALLOW rules exist → allow iff one matches; else allow. AUDIT never decides. */
-export function referenceAuthz(policy: Obj, req: RefRequest): "allow" | "deny" {
-  // the policies under test set acceptedTrustDomains (the strict check) to the trust domain their principals use
-  const who = authenticated(req.peerSan, policy.acceptedTrustDomains ?? [policy.trustDomain ?? "cluster.local"]);
-  let path: Bin | null = req.path === null ? null : canonicalEscapes(pathOnly(req.path));
-  if (req.path !== null && unsafePath(req.path)) {
-    if ((policy.unsafePathAction ?? "deny") === "deny") return "deny";
-  }
+/** Istio's decision on one reading of the path: any DENY matches → deny; else ALLOW rules exist → allow iff one
+ *  matches; else allow. AUDIT never decides. */
+function istioDecision(policy: Obj, req: RefRequest, who: { id: string; ns: string | null } | null, path: Reading | null): "allow" | "deny" {
   const rules: Obj[] = policy.rules;
   if (rules.some((r) => r.action === "DENY" && ruleMatches(r, req, who, path))) return "deny";
   const allows = rules.filter((r) => r.action === "ALLOW");
   if (allows.length === 0) return "allow";
   return allows.some((r) => ruleMatches(r, req, who, path)) ? "allow" : "deny";
+}
+
+/** Allowed only if Istio's decision allows every reading of the path the application receives. */
+export function referenceAuthz(policy: Obj, req: RefRequest): "allow" | "deny" {
+  // the policies under test set acceptedTrustDomains (the strict check) to the trust domain their principals use
+  const who = authenticated(req.peerSan, policy.acceptedTrustDomains ?? [policy.trustDomain ?? "cluster.local"]);
+  if (req.path === null) return istioDecision(policy, req, who, null);
+  const path = canonicalEscapes(pathOnly(req.path));
+  if (unsafePath(req.path)) {
+    if ((policy.unsafePathAction ?? "deny") === "deny") return "deny";
+    // "evaluate": the rules see the path as received
+    return istioDecision(policy, req, who, { path, decoded: false, folded: false });
+  }
+  const readings = pathReadings(path, (policy.pathCase ?? "insensitive") === "insensitive");
+  return readings.every((r) => istioDecision(policy, req, who, r) === "allow") ? "allow" : "deny";
 }
 
 /** Every way a reader may find a member keyed `key` in baggage lines: W3C members split on ",", the key being what

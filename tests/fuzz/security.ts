@@ -23,7 +23,7 @@ type Policy = Record<string, any>;
 
 /** Literal stems of a policy's path patterns: what confusable spellings are made of. */
 function stems(policy: Policy): string[] {
-  const out = new Set<string>(["/admin", "/api/orders/1", "/public/x", "/static/a.css"]);
+  const out = new Set<string>(["/admin", "/api/orders/1", "/public/x", "/static/a.css", "/v1/things:delete", "/users/@me"]);
   for (const r of policy.rules) for (const p of [...(r.to?.paths ?? []), ...(r.to?.notPaths ?? [])] as string[]) {
     if (p === "*" || p.startsWith("*")) continue;
     out.add(p.replace(/\{\*\*?\}/g, "x").replace(/\*$/, "x"));
@@ -51,6 +51,14 @@ const SPELLINGS: ((p: string, k: number) => string)[] = [
   (p) => "/public/.." + p,
   (p) => "/public//.." + p,
   (p) => p.toUpperCase(),
+  (p, k) => { const i = nthSlash(p, k) + 1; return p.slice(0, i) + p.slice(i, i + 1).toUpperCase() + p.slice(i + 1); }, // one capital
+  (p) => "//evil" + p,                                                                       // an authority to URL parsers
+  (p) => "/\\evil" + p,
+  (p) => "///" + p.slice(1),
+  (p) => p + ";.css",                                                                        // servlet path parameters
+  (p, k) => { const i = nthSlash(p, k); return i > 0 ? p.slice(0, i) + ";x" + p.slice(i) : p + ";x"; },
+  (p) => p.replace(/[:@()]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase()),     // reserved characters encoded
+  (p) => p.replace(/%3A/gi, ":").replace(/%40/gi, "@"),                                       // and decoded
 ];
 function nthSlash(p: string, k: number): number {
   const idx = [...p].flatMap((c, i) => (c === "/" ? [i] : []));
