@@ -5,7 +5,8 @@
 // Not common/matchers: its PatternSet hides kinds and literals and answers pattern numbers, while
 // the candidate index files each literal under rule numbers (and `*` here means "present").
 
-import { rangeEquals } from "../common/bytes";
+import { rangeEquals, rangeEqualsAscii } from "../common/bytes";
+import { TrustDomains } from "../common/spiffe";
 
 export enum PatternKind {
   Exact = 0,
@@ -14,6 +15,14 @@ export enum PatternKind {
   /** `*`: the attribute is present. (Istio's `.+` for paths/principals: those are never empty.) */
   Any = 3,
   Template = 4,
+  /**
+   * Principals only: `spiffe://<td><lit>` for every trust domain of `bundle` (trustDomain and
+   * trustDomainAliases). One pattern instead of one per alias: Istio's alias expansion, matched at
+   * request time, so configuring stays linear in the number of principals.
+   */
+  BundleExact = 5,
+  /** Principals only: `spiffe://<td><lit>…` for every trust domain of `bundle`. */
+  BundlePrefix = 6,
 }
 
 /** A piece of a path template: a literal byte run, `{*}` (one segment) or `{**}` (the rest). */
@@ -34,6 +43,8 @@ export class Pattern {
   // since every compiled pattern lives as long as the configuration.
   partKinds: StaticArray<u8> = NO_PARTS;
   literals: StaticArray<ArrayBuffer> = NO_LITERALS;
+  /** The trust domains of a Bundle* pattern (one object shared by the policy). */
+  bundle: TrustDomains | null = null;
 
   constructor(kind: PatternKind, lit: ArrayBuffer) {
     this.kind = kind;
@@ -53,9 +64,31 @@ export class Pattern {
         return len >= n && rangeEquals(buf, end - n, end, this.lit);
       case PatternKind.Any:
         return true;
-      default:
+      case PatternKind.Template:
         return this.matchTemplate(buf, start, end);
+      default:
+        return this.matchBundle(buf, start, end, this.kind == PatternKind.BundleExact);
     }
+  }
+
+  // `spiffe://<td><lit>` (exact) or `spiffe://<td><lit>…`, td in the bundle. lit starts with '/'
+  // and bundle names have none, so the trust domain ends at the first '/'. The path is compared
+  // first: most candidates differ there.
+  private matchBundle(buf: ArrayBuffer, start: i32, end: i32, exact: bool): bool {
+    const bundle = this.bundle;
+    if (bundle == null || start < 0 || end > buf.byteLength || end - start < 10) return false;
+    const n = this.lit.byteLength;
+    let tdEnd: i32;
+    if (exact) {
+      tdEnd = end - n;
+      if (tdEnd <= start + 9 || !rangeEquals(buf, tdEnd, end, this.lit)) return false;
+    } else {
+      const p = changetype<usize>(buf);
+      tdEnd = start + 9;
+      while (tdEnd < end && load<u8>(p + <usize>tdEnd) != 0x2f) tdEnd++;
+      if (end - tdEnd < n || !rangeEquals(buf, tdEnd, tdEnd + n, this.lit)) return false;
+    }
+    return rangeEqualsAscii(buf, start, start + 9, "spiffe://") && bundle.accepts(buf, start + 9, tdEnd);
   }
 
   // Templates are validated so that every `{*}`/`{**}` is a whole segment and `{**}` comes
