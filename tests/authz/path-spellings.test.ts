@@ -53,6 +53,11 @@ const TABLE: [string, Record<PathNormalization, string>][] = [
   ["/public/..;/admin", { NONE: "deny (unsafe-path)", BASE: "deny (unsafe-path)", MERGE_SLASHES: "deny (unsafe-path)", DECODE_AND_MERGE_SLASHES: "deny (unsafe-path)" }],
   ["/public/;x/admin", { NONE: "deny (unsafe-path)", BASE: "deny (unsafe-path)", MERGE_SLASHES: "deny (unsafe-path)", DECODE_AND_MERGE_SLASHES: "deny (unsafe-path)" }],
   ["/public/a;v=1", { NONE: "allow public", BASE: "allow public", MERGE_SLASHES: "allow public", DECODE_AND_MERGE_SLASHES: "allow public" }],
+  ["//evil/admin", { NONE: "deny deny-admin", BASE: "deny deny-admin", MERGE_SLASHES: "deny -", DECODE_AND_MERGE_SLASHES: "deny -" }],
+  ["/admin;x", { NONE: "deny deny-admin", BASE: "deny deny-admin", MERGE_SLASHES: "deny deny-admin", DECODE_AND_MERGE_SLASHES: "deny deny-admin" }],
+  ["/ADMIN", { NONE: "deny deny-admin", BASE: "deny deny-admin", MERGE_SLASHES: "deny deny-admin", DECODE_AND_MERGE_SLASHES: "deny deny-admin" }],
+  ["/Public/a", { NONE: "deny -", BASE: "deny -", MERGE_SLASHES: "deny -", DECODE_AND_MERGE_SLASHES: "deny -" }],
+  ["/public/a%3Ab", { NONE: "allow public", BASE: "allow public", MERGE_SLASHES: "allow public", DECODE_AND_MERGE_SLASHES: "allow public" }],
 ];
 
 describe("the table of spellings (docs/authz.md)", () => {
