@@ -84,6 +84,8 @@ export class ByteMap {
   private pendingLists: RuleList[] = [];
   private byName: Map<string, i32> = new Map<string, i32>();
   size: i32 = 0;
+  /** The longest key: a longer input is not hashed (a request path may be 64 KiB, keys are short). */
+  private maxKey: i32 = 0;
 
   add(key: string, rule: i32): void {
     // Build time only; a string-keyed map keeps configuring 10k rules linear.
@@ -111,6 +113,7 @@ export class ByteMap {
     this.mask = cap - 1;
     for (let i = 0; i < n; i++) {
       const key = this.pendingKeys[i];
+      if (key.byteLength > this.maxKey) this.maxKey = key.byteLength;
       const h = hash64(key);
       let slot = <i32>(h & <u64>this.mask);
       while (this.keys[slot] != null) slot = (slot + 1) & this.mask;
@@ -125,7 +128,7 @@ export class ByteMap {
 
   /** Marks the rules filed under buf[start, end). */
   collect(buf: ArrayBuffer, start: i32, end: i32, out: Bitset): void {
-    if (this.size == 0) return;
+    if (this.size == 0 || end - start > this.maxKey) return;
     const h = hash64(buf, start, end);
     let slot = <i32>(h & <u64>this.mask);
     // The table is at most half full, so the probe ends at an empty slot.

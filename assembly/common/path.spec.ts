@@ -320,6 +320,24 @@ describe("pathForm: path pattern literals in a form", () => {
     const lit = b("/api/orders/");
     expect(pathForm(lit, ALL) == lit).toBe(true);
   });
+  it("folds and decodes word by word as it would byte by byte, escapes at every offset", () => {
+    const base = "/Ab-CD/eFgH~ij/KLmn.OP_qr/STuv/WXyz/";
+    for (let k = 0; k < base.length; k++) {
+      const s = base.substring(0, k) + "%C3%A9Z%3a" + base.substring(k);
+      let folded = "";
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c == 0x25) {
+          folded += s.substring(i, i + 3);
+          i += 2;
+        } else {
+          folded += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c | 0x20) : s.charAt(i);
+        }
+      }
+      expect(String.UTF8.decode(pathForm(b(s), FORM_FOLDED))).toBe(folded);
+      expect(String.UTF8.decode(pathForm(b(s), FORM_DECODED))).toBe(s.replaceAll("%3a", ":").replaceAll("%3A", ":"));
+    }
+  });
   it("decodes and folds like the spellings", () => {
     expect(String.UTF8.decode(pathForm(b("/v1/Things%3Adelete"), FORM_DECODED))).toBe("/v1/Things:delete");
     expect(String.UTF8.decode(pathForm(b("/v1/Things%3Adelete"), FORM_FOLDED))).toBe("/v1/things%3Adelete");

@@ -365,12 +365,9 @@ function whatwgPathname(a: PathBuf, out: PathBuf): bool {
     out.len = 1;
     return true;
   }
-  let w = 0;
-  for (; i < n; i++) {
-    const c = load<u8>(p + <usize>i);
-    store<u8>(o + <usize>w, c == 0x5c ? 0x2f : c);
-    w++;
-  }
+  const w = n - i;
+  memory.copy(o, p + <usize>i, <usize>w);
+  for (let k = 0; k < w; k++) if (load<u8>(o + <usize>k) == 0x5c) store<u8>(o + <usize>k, 0x2f);
   out.len = w;
   return true;
 }
@@ -439,6 +436,16 @@ function decodeForm(src: PathBuf, out: PathBuf): void {
   let w = 0;
   let i = 0;
   while (i < n) {
+    // Copy the run up to the next '%' at once (a path may be 64 KiB, with one escape at its end).
+    let j = i;
+    while (j + 8 <= n && !hasByte(load<u64>(p + <usize>j), 0x25)) j += 8;
+    while (j < n && load<u8>(p + <usize>j) != 0x25) j++;
+    if (j > i) {
+      memory.copy(o + <usize>w, p + <usize>i, <usize>(j - i));
+      w += j - i;
+      i = j;
+      if (i == n) break;
+    }
     const c = <u32>load<u8>(p + <usize>i);
     if (c == 0x25 && i + 2 < n) {
       const h = hexv(<u32>load<u8>(p + <usize>(i + 1)));
@@ -463,6 +470,19 @@ function decodeForm(src: PathBuf, out: PathBuf): void {
   out.len = w;
 }
 
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+// May one of the eight bytes of x equal b (< 0x80)? Exact when every byte is < 0x80 (spellings are
+// ASCII); any byte >= 0x80 answers yes, so the caller looks at each byte.
+// @ts-ignore: decorator
+@inline
+function hasByte(x: u64, b: u64): bool {
+  const y = x ^ (ONES * b);
+  return ((x & HIGHS) | ((y - ONES) & ~y & HIGHS)) != 0;
+}
+
+
 /**
  * C, the case-folded form: ASCII letters in lower case, escapes left as they are (their hex is
  * canonical already). Two paths a case-insensitive router (Express's default, ASP.NET Core) reads
@@ -472,17 +492,27 @@ function foldForm(src: PathBuf, out: PathBuf): void {
   const n = src.len;
   const p = changetype<usize>(src.buf);
   const o = out.reserve(n + 1);
+  memory.copy(o, p, <usize>n);
   let i = 0;
   while (i < n) {
+    // Eight bytes without '%' at a time (spellings are ASCII: bytes >= 0x80 are escaped in A): each
+    // upper-case letter gets its 0x20 bit, so a long path costs a few operations per word.
+    if (i + 8 <= n) {
+      const x = load<u64>(p + <usize>i);
+      if (!hasByte(x, 0x25)) {
+        // b + 0x3F has its high bit set for b >= 0x41, b + 0x25 for b >= 0x5B (no carries: b < 0x80).
+        const upper = (x + ONES * 0x3f) & ~(x + ONES * 0x25) & HIGHS;
+        if (upper != 0) store<u64>(o + <usize>i, x | (upper >> 2));
+        i += 8;
+        continue;
+      }
+    }
     const c = <u32>load<u8>(p + <usize>i);
     if (c == 0x25 && i + 2 < n) {
-      store<u8>(o + <usize>i, <u8>c);
-      store<u8>(o + <usize>i + 1, load<u8>(p + <usize>i + 1));
-      store<u8>(o + <usize>i + 2, load<u8>(p + <usize>i + 2));
       i += 3;
       continue;
     }
-    store<u8>(o + <usize>i, <u8>(c - 0x41 < 26 ? c | 0x20 : c));
+    if (c - 0x41 < 26) store<u8>(o + <usize>i, <u8>(c | 0x20));
     i++;
   }
   out.len = n;
