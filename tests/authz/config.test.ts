@@ -27,7 +27,7 @@ describe("valid configuration", () => {
   it("accepts every field and pattern form together", () => {
     const r = h.configure({
       mode: "dry-run", trustDomain: "corp.example", trustDomainAliases: ["old.example"], acceptedTrustDomains: ["corp.example", "old.example"],
-      identitySources: ["xfcc", "peer-certificate"], unsafePathAction: "evaluate", pathNormalization: "MERGE_SLASHES",
+      identitySources: ["xfcc", "peer-certificate"], unsafePathAction: "evaluate", pathNormalization: "MERGE_SLASHES", pathCase: "sensitive",
       denyStatus: 401, denyBody: "",
       rules: [{
         name: "all-fields", action: "DENY",
@@ -125,6 +125,7 @@ describe("invalid configuration", () => {
     rejects({ rules: [], identitySources: [] }, /^authz: identitySources: must not be empty/);
     rejects({ rules: [], denyBody: "x".repeat(5000) }, /^authz: denyBody: must be at most 4096 bytes/);
     rejects({ rules: [], unsafePathAction: "allow" }, /^authz: unsafePathAction: "allow" is not an action/);
+    rejects({ rules: [], pathCase: "INSENSITIVE" }, /^authz: pathCase: "INSENSITIVE" is not a path case; use "insensitive"/);
   });
 
   it("rejects empty from/to, empty lists and misplaced '*'", () => {
