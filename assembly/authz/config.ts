@@ -545,7 +545,7 @@ class Compiler {
   // bundle[k] + rest passes what principalProblem checks per trust domain (rest passed for bundle[0]).
   bundleNameOk(k: i32, rest: string, shape: i32): bool {
     const n = this.bundle[k].length + rest.length - (shape == 1 ? 1 : 0);
-    return n <= SPIFFE_MAX_BYTES - 9 && this.bundleAccepted[k];
+    return n <= SPIFFE_MAX_BYTES - 9 && (this.denyDirection || this.bundleAccepted[k]);
   }
 
   bundlePattern(kind: PatternKind, lit: string): Pattern {

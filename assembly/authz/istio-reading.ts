@@ -60,6 +60,11 @@ function principalMatches(pat: Pattern, san: ArrayBuffer): bool {
       const at = n - lit.byteLength;
       return at >= SCHEME.byteLength && wildAt(p, 0, SCHEME.byteLength, SCHEME, NONE, NONE) && wildAt(p, at, n, NONE, lit, NONE);
     }
+    case PatternKind.BundleExact:
+    case PatternKind.BundlePrefix:
+      // Istio's exact or prefix `spiffe://<td><lit>` for each trust domain of the bundle, which is
+      // what the pattern itself tests, on any bytes (bundle names hold no '/').
+      return pat.matches(san, 0, n);
     default:
       return false;
   }

@@ -196,6 +196,20 @@ describe("rules that lead to a denial match Istio's reading of the caller; rules
     assert.equal(h.configure({ ...strict, rules: [{ name: "a", action: "ALLOW", from: { notPrincipals: ["foreign.example/*"] } }] }).status, "ok");
     assert.equal(h.configure({ ...strict, rules: [{ name: "a", action: "DENY", from: { notPrincipals: ["foreign.example/*"] } }] }).status, "configure-failed");
   });
+  it("the same with aliases: a DENY principal expands to every trust domain, also one outside acceptedTrustDomains", () => {
+    // A principal in a bundle of several trust domains is one pattern matched against the bundle at request time.
+    const migrating = { trustDomain: "new.example", trustDomainAliases: ["old.example"], acceptedTrustDomains: ["new.example"] };
+    const rules = [{ name: "no-web", action: "DENY", from: { principals: ["cluster.local/ns/web/sa/*"] } }, { name: "rest", action: "ALLOW", from: { principals: ["*"] } }];
+    const p = h.plugin({ ...migrating, rules });
+    assert.equal(p.status, "ok", h.configErrors().join(" | "));
+    assert.equal(send(h, p, { peer: "spiffe://new.example/ns/web/sa/frontend" }).rule, "no-web");
+    assert.equal(send(h, p, { peer: "spiffe://old.example/ns/web/sa/frontend" }).rule, "no-web", "Istio's prefix spiffe://old.example/ns/web/sa/");
+    assert.equal(send(h, p, { peer: "spiffe://old.example/ns/web/sa/a%2Fb" }).rule, "no-web", "a malformed SAN, as Istio reads it");
+    assert.equal(send(h, p, { peer: "spiffe://new.example/ns/ops/sa/frontend" }).rule, "rest");
+    const allow = h.configure({ ...migrating, rules: [{ name: "a", action: "ALLOW", from: { principals: ["cluster.local/ns/web/sa/frontend"] } }] });
+    assert.equal(allow.status, "configure-failed");
+    assert.match(allow.errors.join("\n"), /\(as "old\.example\/ns\/web\/sa\/frontend"\) can never match: its trust domain "old\.example" is not in acceptedTrustDomains/);
+  });
 });
 
 describe("a certificate with several SANs (Envoy's handshake accepts it when any SAN is in the mesh; the filter reads the first)", () => {
