@@ -235,7 +235,8 @@ export class Trie {
 
 /**
  * Exact map + prefix trie + suffix trie over one request attribute. For principals, also the
- * Bundle* patterns (pattern.ts), keyed by the ID's path: looked up when the ID's trust domain is in
+ * Bundle* patterns (pattern.ts), filed under the ID's path (which starts with '/', where the other
+ * principal keys start with "spiffe://") and looked up with it when the ID's trust domain is in
  * `bundle`.
  */
 export class StringIndex {
@@ -243,19 +244,16 @@ export class StringIndex {
   prefix: Trie = new Trie(false);
   suffix: Trie = new Trie(true);
   bundle: TrustDomains | null = null;
-  bundleExact: ByteMap = new ByteMap();
-  bundlePrefix: Trie = new Trie(false);
+  bundled: bool = false;
 
   get empty(): bool {
-    return this.exact.size == 0 && this.prefix.size == 0 && this.suffix.size == 0 && this.bundleExact.size == 0 && this.bundlePrefix.size == 0;
+    return this.exact.size == 0 && this.prefix.size == 0 && this.suffix.size == 0;
   }
 
   freeze(): void {
     this.exact.freeze();
     this.prefix.freeze();
     this.suffix.freeze();
-    this.bundleExact.freeze();
-    this.bundlePrefix.freeze();
   }
 
   collect(buf: ArrayBuffer, start: i32, end: i32, out: Bitset): void {
@@ -263,13 +261,13 @@ export class StringIndex {
     this.prefix.collect(buf, start, end, out);
     this.suffix.collect(buf, start, end, out);
     const bundle = this.bundle;
-    if (bundle == null || (this.bundleExact.size == 0 && this.bundlePrefix.size == 0)) return;
+    if (!this.bundled || bundle == null) return;
     if (start < 0 || end > buf.byteLength || end - start < 10 || !rangeEqualsAscii(buf, start, start + 9, "spiffe://")) return;
     const p = changetype<usize>(buf);
     let tdEnd = start + 9;
     while (tdEnd < end && load<u8>(p + <usize>tdEnd) != 0x2f) tdEnd++;
     if (tdEnd == end || !bundle.accepts(buf, start + 9, tdEnd)) return;
-    this.bundleExact.collect(buf, tdEnd, end, out);
-    this.bundlePrefix.collect(buf, tdEnd, end, out);
+    this.exact.collect(buf, tdEnd, end, out);
+    this.prefix.collect(buf, tdEnd, end, out);
   }
 }

@@ -494,51 +494,34 @@ class Compiler {
     let parts = 1;
     for (let i = slash; i < body.length; i++) if (body.charCodeAt(i) == 0x2f) parts++;
     if (parts != 5 || tdp == "*") return false;
-    const starred = tdp.startsWith("*"); // the whole principal is a suffix (shape 2)
-    if (!(starred ? stringMatch(tdp, this.bundle) : this.bundleSet.has(tdp) || tdp == DEFAULT_TRUST_DOMAIN)) return false;
-    const r = this.r;
+    // A `*td` trust domain makes the whole principal a suffix (shape 2): Istio keeps it as written
+    // for the bundle's domains that end with it and writes td + rest for the others (whose
+    // td + rest fall inside the suffix anyway).
+    const starred = tdp.startsWith("*");
     const bundle = this.bundle;
-    if (starred) {
-      // Istio keeps the principal as written for the trust domains that end with it, and writes
-      // td + rest for the others; td + rest of the former are inside the written suffix anyway.
-      const why = this.principalProblem(body, 2);
-      if (why.length > 0) {
-        r.error(path, jsonQuote(s) + why);
-        return true;
-      }
-      const tail = tdp.substring(1);
-      let checked = false;
-      for (let k = 0; k < bundle.length; k++) {
-        if (bundle[k].endsWith(tail)) continue;
-        const v = checked ? "" : bundle[k] + rest;
-        const problem = checked ? (this.bundleNameOk(k, rest, 0) ? "" : this.principalProblem(bundle[k] + rest, 0)) : this.principalProblem(v, 0);
-        checked = true;
-        if (problem.length > 0) {
-          r.error(path, jsonQuote(s) + " (as " + jsonQuote(bundle[k] + rest) + ")" + problem);
-          return true;
-        }
-      }
-      out.push(new Pattern(PatternKind.Suffix, String.UTF8.encode(body.substring(1))));
-      out.push(this.bundlePattern(PatternKind.BundleExact, rest));
-      return true;
+    if (!(starred ? stringMatch(tdp, bundle) : this.bundleSet.has(tdp) || tdp == DEFAULT_TRUST_DOMAIN)) return false;
+    // The path part is the same for every trust domain: the first expansion is checked in full,
+    // the others only for what differs per trust domain (the length, acceptedTrustDomains).
+    let why = starred ? this.principalProblem(body, 2) : "";
+    let v = body;
+    let checked = false;
+    for (let k = 0; k < bundle.length && why.length == 0; k++) {
+      if (starred && bundle[k].endsWith(tdp.substring(1))) continue;
+      if (checked && this.bundleNameOk(k, rest, shape)) continue;
+      v = bundle[k] + rest;
+      why = this.principalProblem(v, starred ? 0 : shape);
+      checked = true;
     }
-    // The path part is the same for every trust domain: check it with the first, then only what
-    // differs per trust domain (the length, acceptedTrustDomains).
-    const first = bundle[0] + rest;
-    const why = this.principalProblem(first, shape);
     if (why.length > 0) {
-      r.error(path, jsonQuote(s) + " (as " + jsonQuote(first) + ")" + why);
+      this.r.error(path, jsonQuote(s) + (v == body ? "" : " (as " + jsonQuote(v) + ")") + why);
       return true;
     }
-    for (let k = 1; k < bundle.length; k++) {
-      if (!this.bundleNameOk(k, rest, shape)) {
-        const v = bundle[k] + rest;
-        r.error(path, jsonQuote(s) + " (as " + jsonQuote(v) + ")" + this.principalProblem(v, shape));
-        return true;
-      }
-    }
-    if (shape == 1) out.push(this.bundlePattern(PatternKind.BundlePrefix, rest.substring(0, rest.length - 1)));
-    else out.push(this.bundlePattern(PatternKind.BundleExact, rest));
+    if (starred) out.push(new Pattern(PatternKind.Suffix, String.UTF8.encode(body.substring(1))));
+    const p = shape == 1
+      ? new Pattern(PatternKind.BundlePrefix, String.UTF8.encode(rest.substring(0, rest.length - 1)))
+      : new Pattern(PatternKind.BundleExact, String.UTF8.encode(rest));
+    p.bundle = this.bundleDomains;
+    out.push(p);
     return true;
   }
 
@@ -546,12 +529,6 @@ class Compiler {
   bundleNameOk(k: i32, rest: string, shape: i32): bool {
     const n = this.bundle[k].length + rest.length - (shape == 1 ? 1 : 0);
     return n <= SPIFFE_MAX_BYTES - 9 && (this.denyDirection || this.bundleAccepted[k]);
-  }
-
-  bundlePattern(kind: PatternKind, lit: string): Pattern {
-    const p = new Pattern(kind, String.UTF8.encode(lit));
-    p.bundle = this.bundleDomains;
-    return p;
   }
 
   /** "" when principal v (no scheme; shape 0 exact, 1 prefix, 2 suffix) can match an accepted caller, else why not. */
@@ -769,8 +746,13 @@ function fileUnder(index: StringIndex, list: StaticArray<Pattern>, rule: i32): v
     const key = String.UTF8.decode(p.lit);
     if (p.kind == PatternKind.Exact) index.exact.add(key, rule);
     else if (p.kind == PatternKind.Suffix) index.suffix.add(p.lit, rule);
-    else if (p.kind == PatternKind.BundleExact) index.bundleExact.add(key, rule);
-    else if (p.kind == PatternKind.BundlePrefix) index.bundlePrefix.add(p.lit, rule);
+    else if (p.kind == PatternKind.BundleExact) {
+      index.exact.add(key, rule);
+      index.bundled = true;
+    } else if (p.kind == PatternKind.BundlePrefix) {
+      index.prefix.add(p.lit, rule);
+      index.bundled = true;
+    }
     else index.prefix.add(p.lit, rule); // Prefix, or a template's literal head
   }
 }

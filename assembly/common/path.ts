@@ -593,6 +593,17 @@ export class PathSpellings {
     this.count++;
   }
 
+  // Adds buffer b, and it merged when it has `//`.
+  private addMerged(b: i32): void {
+    this.add(b, 0);
+    const x = this.buf(b);
+    if (x.hasDoubleSlash()) {
+      const bm = this.slots << 2;
+      merge(x, this.next());
+      this.add(bm, 0);
+    }
+  }
+
   /** Computes the structural spellings of `path` under `level`; on an error there are none. */
   compute(path: ArrayBuffer, level: PathNormalization): PathError {
     this.count = 0;
@@ -643,23 +654,12 @@ export class PathSpellings {
       const w = this.next();
       if (whatwgPathname(a, dots ? this.tmp : w)) {
         if (dots) resolve(this.tmp, w); // WHATWG resolves dot segments
-        this.add(bw, 0);
-        if (w.hasDoubleSlash()) {
-          const bm = this.slots << 2;
-          merge(w, this.next());
-          this.add(bm, 0);
-        }
+        this.addMerged(bw);
       }
       if (load<u8>(changetype<usize>(a.buf) + 1) == 0x2f) {
         const bu = this.slots << 2;
-        const u = this.next();
-        urlsplitPath(a, u);
-        this.add(bu, 0);
-        if (u.hasDoubleSlash()) {
-          const bm = this.slots << 2;
-          merge(u, this.next());
-          this.add(bm, 0);
-        }
+        urlsplitPath(a, this.next());
+        this.addMerged(bu);
       }
     }
     if ((flags & F_PARAM) != 0) {
