@@ -16,10 +16,11 @@ import {
 } from "@solo-io/proxy-runtime";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { JsonWriter } from "../common/json-writer";
+import { PairsIter } from "../common/pairs";
 import { bytesEqual, lowerAscii } from "../common/bytes";
 import { AccessLogConfig, CapturedHeader, compileConfig } from "./config";
 import {
-  Scratch, PairsIter, MASK, hasQuery, redactPath, writeTimestamp, writeResponseFlags, readI64,
+  Scratch, MASK, hasQuery, redactPath, writeTimestamp, writeResponseFlags, readI64,
 } from "./format";
 import { SpiffeId, authenticatedSpiffeId } from "../common/spiffe";
 
@@ -540,7 +541,7 @@ export class AccessLogStream extends Context {
     const pairs = this.respPairs;
     iter.reset(pairs);
     while (iter.next()) {
-      if (!iter.keyIs(H_STATUS)) continue;
+      if (!iter.keyIsIgnoringCase(H_STATUS)) continue;
       const n = iter.valueEnd - iter.valueStart;
       if (n != 3) return -1;
       const p = changetype<usize>(pairs!) + <usize>iter.valueStart;
@@ -592,19 +593,8 @@ const LINE_METHOD = 0, LINE_PATH = 1, LINE_AUTHORITY = 2, LINE_REQUEST_ID = 3;
 const lineStart = new StaticArray<i32>(4);
 const lineEnd = new StaticArray<i32>(4);
 
-// The key at p[0, n) equals the lower-case `name` of the same length, ASCII case-insensitively.
-// @ts-ignore: decorator
-@inline function keyEquals(p: usize, name: ArrayBuffer, n: i32): bool {
-  const q = changetype<usize>(name);
-  for (let i = 0; i < n; i++) {
-    if (lowerAscii(<u32>load<u8>(p + <usize>i)) != <u32>load<u8>(q + <usize>i)) return false;
-  }
-  return true;
-}
-
 /**
- * One pass over serialized header pairs (u32 count, count x (u32 key length, u32 value length),
- * then each key and value with a NUL): fills `caps`, and with `line` the positions of :method,
+ * One pass over the serialized header pairs: fills `caps`, and with `line` the positions of :method,
  * :path, :authority and x-request-id (first of each). A malformed buffer stops the pass where it
  * goes wrong (what was found before it stands, as with PairsIter).
  */
@@ -615,23 +605,13 @@ function scanPairs(pairs: ArrayBuffer | null, caps: Captures, line: bool): void 
   if (line) {
     for (let k = 0; k < 4; k++) unchecked((lineStart[k] = -1));
   }
-  if (pairs == null) return;
-  const total = <u64>pairs.byteLength;
-  if (total < 4) return;
-  const base = changetype<usize>(pairs);
-  const n = <u64>load<u32>(base);
-  if (n * 10 + 4 > total) return;
   const lens = caps.lens;
   const names = caps.names;
-  let data = 4 + n * 8;
-  for (let i: u64 = 0; i < n; i++) {
-    const kl = <u64>load<u32>(base + <usize>(4 + i * 8));
-    const vl = <u64>load<u32>(base + <usize>(8 + i * 8));
-    if (data + kl + vl + 2 > total) return;
-    const k = <i32>kl;
-    const kp = base + <usize>data;
-    const vs = <i32>(data + kl + 1);
-    const ve = vs + <i32>vl;
+  iter.reset(pairs);
+  while (iter.next()) {
+    const k = iter.keyEnd - iter.keyStart;
+    const vs = iter.valueStart;
+    const ve = iter.valueEnd;
     if (line) {
       let which = -1;
       if (k == 7) which = LINE_METHOD;
@@ -640,14 +620,14 @@ function scanPairs(pairs: ArrayBuffer | null, caps: Captures, line: bool): void 
       else if (k == 12) which = LINE_REQUEST_ID;
       if (which >= 0 && unchecked(lineStart[which]) < 0) {
         const name = which == LINE_METHOD ? H_METHOD : which == LINE_PATH ? H_PATH : which == LINE_AUTHORITY ? H_AUTHORITY : H_REQUEST_ID;
-        if (keyEquals(kp, name, k)) {
+        if (iter.keyIsIgnoringCase(name)) {
           unchecked((lineStart[which] = vs));
           unchecked((lineEnd[which] = ve));
         }
       }
     }
     for (let h = 0; h < nc; h++) {
-      if (unchecked(lens[h]) != k || !keyEquals(kp, unchecked(names[h]), k)) continue;
+      if (unchecked(lens[h]) != k || !iter.keyIsIgnoringCase(unchecked(names[h]))) continue;
       const c = unchecked(count[h]);
       if (c == 0) {
         unchecked((caps.first[h] = vs));
@@ -655,11 +635,10 @@ function scanPairs(pairs: ArrayBuffer | null, caps: Captures, line: bool): void 
       }
       unchecked((count[h] = c + 1));
     }
-    data += kl + vl + 2;
   }
 }
 
-// Captured headers as an object keyed by the configured (lower-case) names.// Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
+// Captured headers as an object keyed by the configured (lower-case) names. Absent headers are
 // left out; repeated ones are joined with "," (as Envoy joins request.headers); a redacted
 // header is one MASK however many times it appears. Every other value that carries a query
 // (`?`) gets the same query-parameter redaction as `path`, each occurrence before joining:
@@ -686,7 +665,7 @@ function writeHeaders(w: JsonWriter, pairs: ArrayBuffer | null, caps: Captures, 
         let first = true;
         iter.reset(pairs);
         while (iter.next()) {
-          if (!iter.keyIs(hdr.nameBytes)) continue;
+          if (!iter.keyIsIgnoringCase(hdr.nameBytes)) continue;
           if (!first) valueScratch.byte(0x2c);
           if (redactQuery) redactPath(pairs, iter.valueStart, iter.valueEnd, names, valueScratch);
           else valueScratch.range(pairs, iter.valueStart, iter.valueEnd);

@@ -1,5 +1,5 @@
 import {
-  Scratch, PairsIter, redactPath, queryNameMatches, writeTimestamp, writeResponseFlags, readI64,
+  Scratch, redactPath, queryNameMatches, writeTimestamp, writeResponseFlags, readI64,
 } from "./format";
 import { b, raw } from "../common/spec-helpers";
 
@@ -29,26 +29,6 @@ function flags(v: u64): string {
 }
 
 // Serialized header pairs as the host writes them.
-function pairs(kv: string[]): ArrayBuffer {
-  const n = kv.length / 2;
-  let size = 4 + n * 8;
-  for (let i = 0; i < kv.length; i++) size += String.UTF8.byteLength(kv[i]) + 1;
-  const out = new ArrayBuffer(size);
-  const p = changetype<usize>(out);
-  store<u32>(p, n);
-  let d = 4 + n * 8;
-  for (let i = 0; i < n; i++) {
-    store<u32>(p + 4 + i * 8, String.UTF8.byteLength(kv[2 * i]));
-    store<u32>(p + 8 + i * 8, String.UTF8.byteLength(kv[2 * i + 1]));
-  }
-  for (let i = 0; i < kv.length; i++) {
-    const e = String.UTF8.encode(kv[i]);
-    memory.copy(p + d, changetype<usize>(e), e.byteLength);
-    d += e.byteLength + 1;
-  }
-  return out;
-}
-
 describe("redactPath", () => {
   it("masks the value of a listed parameter and keeps the rest byte for byte", () => {
     expect(redact("/a/b?x=1&token=s3cr3t&y=2", ["token"])).toBe("/a/b?x=1&token=[REDACTED]&y=2");
@@ -172,25 +152,6 @@ describe("writeResponseFlags", () => {
   });
   it("ignores bits Envoy 1.28 does not define", () => {
     expect(flags(<u64>1 << 40)).toBe("-");
-  });
-});
-
-describe("PairsIter", () => {
-  it("walks every pair and compares keys case-insensitively", () => {
-    const buf = pairs([":method", "GET", "X-A", "1", "x-a", "2"]);
-    const it = new PairsIter();
-    it.reset(buf);
-    let seen = 0;
-    while (it.next()) if (it.keyIs(b("x-a"))) seen++;
-    expect(seen).toBe(2);
-  });
-  it("yields nothing for null, short or lying buffers", () => {
-    const it = new PairsIter();
-    expect(it.reset(null).next()).toBe(false);
-    expect(it.reset(raw([1, 0])).next()).toBe(false);
-    expect(it.reset(raw([200, 0, 0, 0, 1, 0, 0, 0])).next()).toBe(false);
-    // Count 1, key length 100 in a 14-byte buffer.
-    expect(it.reset(raw([1, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0])).next()).toBe(false);
   });
 });
 

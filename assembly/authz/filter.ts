@@ -10,6 +10,7 @@ import {
 } from "@solo-io/proxy-runtime/assembly/runtime";
 import { HostBuffer } from "@solo-io/proxy-runtime/assembly/host_buffer";
 import { PathSpellings, PathError, PathNormalization, pathErrorText } from "../common/path";
+import { PairsIter } from "../common/pairs";
 import { Policy, IdentitySource, compileConfig } from "./config";
 import { Evaluator, RequestAttrs, Decision, Outcome, HeaderSource } from "./engine";
 import { Bitset } from "./candidates";
@@ -106,7 +107,7 @@ class StreamHeaders extends HeaderSource {
   private loaded: bool = false;
   private pairs: ArrayBuffer | null = null;
   private pairsBuf: HostBuffer = new HostBuffer(1024);
-  private iter: PairIter = new PairIter();
+  private iter: PairsIter = new PairsIter();
   // Per slot, filled on the first look in a request (generation gen): the line count, each line's
   // range in pairs, and the joined value of a repeated header. Every later find() and line() of
   // the request is O(1), so n rules on a header sent on m lines cost n + m, not n × m.
@@ -234,67 +235,6 @@ class StreamHeaders extends HeaderSource {
       this.end = it.valueEnd;
     }
     return n == 1;
-  }
-}
-
-/**
- * Walks proxy-wasm's serialized header pairs (u32 count, count x (u32 key len, u32 value len),
- * then NUL-terminated keys and values), checking every length against the buffer.
- */
-class PairIter {
-  buf: ArrayBuffer = new ArrayBuffer(0);
-  private count: u32 = 0;
-  private index: u32 = 0;
-  private data: i32 = 0;
-  keyStart: i32 = 0;
-  keyEnd: i32 = 0;
-  valueStart: i32 = 0;
-  valueEnd: i32 = 0;
-  private ok: bool = false;
-
-  /** Start over on `buf` (one instance is reused: no allocation per lookup). */
-  reset(buf: ArrayBuffer): PairIter {
-    this.buf = buf;
-    this.count = 0;
-    this.index = 0;
-    this.data = 0;
-    this.ok = false;
-    const n = buf.byteLength;
-    if (n >= 4) {
-      const count = load<u32>(changetype<usize>(buf));
-      if (<u64>count * 8 + 4 <= <u64>n) {
-        this.count = count;
-        this.data = 4 + <i32>count * 8;
-        this.ok = true;
-      }
-    }
-    return this;
-  }
-
-  next(): bool {
-    if (!this.ok || this.index >= this.count) return false;
-    const p = changetype<usize>(this.buf);
-    const kl = load<u32>(p + 4 + <usize>this.index * 8);
-    const vl = load<u32>(p + 8 + <usize>this.index * 8);
-    const n = <u64>this.buf.byteLength;
-    if (<u64>this.data + <u64>kl + <u64>vl + 2 > n) {
-      this.ok = false;
-      return false;
-    }
-    this.keyStart = this.data;
-    this.keyEnd = this.data + <i32>kl;
-    this.valueStart = this.keyEnd + 1;
-    this.valueEnd = this.valueStart + <i32>vl;
-    this.data = this.valueEnd + 1;
-    this.index++;
-    return true;
-  }
-
-  /** Header names arrive lower-case from Envoy; compare exactly. */
-  keyIs(name: ArrayBuffer): bool {
-    const n = name.byteLength;
-    if (this.keyEnd - this.keyStart != n) return false;
-    return memory.compare(changetype<usize>(this.buf) + <usize>this.keyStart, changetype<usize>(name), <usize>n) == 0;
   }
 }
 

@@ -35,3 +35,24 @@ export function hex(buf: ArrayBuffer): string {
   }
   return out;
 }
+
+/** A serialized header map (proxy_get_header_map_pairs layout) of the pairs kv = [k0, v0, k1, v1, …]. */
+export function pairs(kv: string[]): ArrayBuffer {
+  const n = kv.length / 2;
+  let size = 4 + n * 8;
+  for (let i = 0; i < kv.length; i++) size += String.UTF8.byteLength(kv[i]) + 1;
+  const out = new ArrayBuffer(size);
+  const p = changetype<usize>(out);
+  store<u32>(p, n);
+  let d = 4 + n * 8;
+  for (let i = 0; i < n; i++) {
+    store<u32>(p + 4 + i * 8, String.UTF8.byteLength(kv[2 * i]));
+    store<u32>(p + 8 + i * 8, String.UTF8.byteLength(kv[2 * i + 1]));
+  }
+  for (let i = 0; i < kv.length; i++) {
+    const e = String.UTF8.encode(kv[i]);
+    memory.copy(p + d, changetype<usize>(e), e.byteLength);
+    d += e.byteLength + 1;
+  }
+  return out;
+}

@@ -4,7 +4,7 @@ import { MatchKind } from "../common/matchers";
 import { joinHeaderValues, countHeaderLines } from "./pairs";
 import { pathQueryParam } from "./query";
 import { sliceToString, NO_SLICE } from "../common/bytes";
-import { b, raw, cat } from "../common/spec-helpers";
+import { b, pairs } from "../common/spec-helpers";
 
 function str(buf: ArrayBuffer): string {
   return String.UTF8.decode(buf);
@@ -76,21 +76,6 @@ describe("trustedCallers patterns", () => {
     expect(anyCallerMatches(new StaticArray<CallerPattern>(0), id)).toBe(false);
   });
 });
-
-function pairs(kv: string[]): ArrayBuffer {
-  const n = kv.length / 2;
-  let head = new ArrayBuffer(4 + n * 8);
-  store<u32>(changetype<usize>(head), n);
-  let data = new ArrayBuffer(0);
-  for (let i = 0; i < n; i++) {
-    const k = b(kv[2 * i]);
-    const v = b(kv[2 * i + 1]);
-    store<u32>(changetype<usize>(head) + 4 + i * 8, k.byteLength);
-    store<u32>(changetype<usize>(head) + 8 + i * 8, v.byteLength);
-    data = cat(cat(cat(data, k), raw([0])), cat(v, raw([0])));
-  }
-  return cat(head, data);
-}
 
 describe("joinHeaderValues", () => {
   it("joins every line of a header in order", () => {

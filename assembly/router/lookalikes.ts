@@ -21,11 +21,14 @@ import { HeaderMapTypeValues, get_header_map_value, get_header_map_flat_pairs, r
 import { lowerAscii, ListIter } from "../common/bytes";
 import { MemberKey, memberKind, keyReadsAs, setBaggageMember } from "../common/baggage";
 import { joinHeaderValues } from "./pairs";
+import { PairsIter } from "../common/pairs";
 
 const UBERCTX = String.UTF8.encode("uberctx-");
 const OT_BAGGAGE = String.UTF8.encode("ot-baggage-");
 const JAEGER_BAGGAGE = String.UTF8.encode("jaeger-baggage");
 const ITER = new ListIter();
+// Its own walker: stripJaegerBaggage joins lines (router/pairs.ts) in the middle of a scan.
+const PAIRS = new PairsIter();
 
 /** Up to this many '-' or '_' in the route header, its other spellings are looked up one by one (2^n - 1 lookups). */
 const MAX_LOOKUP_SEPARATORS: i32 = 3;
@@ -155,26 +158,18 @@ export class Lookalikes {
     if (pairs != null) this.scan(pairs, true);
   }
 
-  // One pass over the serialized map (proxy-wasm layout, every length checked): counts the
-  // lookalike lines, and with `remove` removes them. Removing a name removes all its lines.
+  // One pass over the serialized map (common/pairs.ts): counts the lookalike lines, and with
+  // `remove` removes them. Removing a name removes all its lines.
   private scan(pairs: ArrayBuffer, remove: bool): i32 {
-    const total = pairs.byteLength;
-    if (total < 4) return 0;
     const p = changetype<usize>(pairs);
-    const count = <i64>load<u32>(p);
-    if (count * 10 + 4 > <i64>total) return 0;
-    let data: i64 = 4 + count * 8;
     let found = 0;
     const key = this.laneKey;
-    for (let i: i64 = 0; i < count; i++) {
-      const kl = <i64>load<u32>(p + <usize>(4 + i * 8));
-      const vl = <i64>load<u32>(p + <usize>(8 + i * 8));
-      if (data + kl + vl + 2 > <i64>total) return found;
-      const ks = <i32>data;
-      const ke = <i32>(data + kl);
-      const vs = ke + 1;
-      const ve = <i32>(vs + vl);
-      data += kl + vl + 2;
+    const it = PAIRS.reset(pairs);
+    while (it.next()) {
+      const ks = it.keyStart;
+      const ke = it.keyEnd;
+      const vs = it.valueStart;
+      const ve = it.valueEnd;
       if (ke <= ks) continue;
       // Most names start with none of the letters a lookalike starts with.
       const c = lowerAscii(<u32>load<u8>(p + <usize>ks));

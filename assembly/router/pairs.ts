@@ -1,10 +1,8 @@
-// Reads every value of one header from the host's serialized header map (proxy-wasm
-// get_header_map_pairs layout: u32 count, count x (u32 key length, u32 value length), then each
-// key and value followed by a NUL). Used for `baggage`, which may arrive as several lines that
-// together form one list; proxy_get_header_map_value would only return the first line.
-// The buffer comes from the host: every length is checked before it is used.
+// Reads every value of one header from the host's serialized header map (common/pairs.ts). Used
+// for `baggage`, which may arrive as several lines that together form one list;
+// proxy_get_header_map_value would only return the first line.
 
-import { rangeEquals } from "../common/bytes";
+import { PairsIter } from "../common/pairs";
 import { HostBuffer } from "@solo-io/proxy-runtime/assembly/host_buffer";
 
 /**
@@ -23,69 +21,49 @@ export function joinHeaderValuesInto(pairs: ArrayBuffer, name: ArrayBuffer, out:
   return joinInto(pairs, name, out);
 }
 
+// One walker for both passes (a VM runs one callback at a time).
+const it = new PairsIter();
+
 function joinInto(pairs: ArrayBuffer, name: ArrayBuffer, into: HostBuffer | null): ArrayBuffer | null {
-  const total = pairs.byteLength;
-  if (total < 4) return null;
-  const p = changetype<usize>(pairs);
-  const count = <i64>load<u32>(p);
-  if (count * 10 + 4 > <i64>total) return null;
-  let data: i64 = 4 + count * 8;
   // First pass: validate the layout and measure the joined value.
-  let joined: i64 = 0;
+  let joined = 0;
   let found = 0;
-  for (let i: i64 = 0; i < count; i++) {
-    const kl = <i64>load<u32>(p + <usize>(4 + i * 8));
-    const vl = <i64>load<u32>(p + <usize>(8 + i * 8));
-    if (data + kl + vl + 2 > <i64>total) return null;
-    if (rangeEquals(pairs, <i32>data, <i32>(data + kl), name)) {
-      joined += vl + (found > 0 ? 1 : 0);
-      found++;
-    }
-    data += kl + vl + 2;
+  it.reset(pairs);
+  while (it.next()) {
+    if (!it.keyIs(name)) continue;
+    joined += it.valueEnd - it.valueStart + (found > 0 ? 1 : 0);
+    found++;
   }
-  if (found == 0) {
+  if (found == 0 || it.malformed) {
     if (into != null) into.clear();
     return null;
   }
-  const out = into == null ? new ArrayBuffer(<i32>joined) : null;
+  const out = into == null ? new ArrayBuffer(joined) : null;
   const o = into == null ? changetype<usize>(out) : into.reserve(<usize>joined);
+  const p = changetype<usize>(pairs);
   let n: usize = 0;
-  data = 4 + count * 8;
   let k = 0;
-  for (let i: i64 = 0; i < count; i++) {
-    const kl = <i64>load<u32>(p + <usize>(4 + i * 8));
-    const vl = <i64>load<u32>(p + <usize>(8 + i * 8));
-    if (rangeEquals(pairs, <i32>data, <i32>(data + kl), name)) {
-      if (k > 0) {
-        store<u8>(o + n, 0x2c);
-        n++;
-      }
-      memory.copy(o + n, p + <usize>(data + kl + 1), <usize>vl);
-      n += <usize>vl;
-      k++;
+  it.reset(pairs);
+  while (it.next()) {
+    if (!it.keyIs(name)) continue;
+    if (k > 0) {
+      store<u8>(o + n, 0x2c);
+      n++;
     }
-    data += kl + vl + 2;
+    const vl = <usize>(it.valueEnd - it.valueStart);
+    memory.copy(o + n, p + <usize>it.valueStart, vl);
+    n += vl;
+    k++;
   }
   if (into == null) return out;
-  into.setLength(<i32>joined);
+  into.setLength(joined);
   return into.value;
 }
 
 /** Number of lines of header `name` (lower case) in the serialized map; 0 when malformed. */
 export function countHeaderLines(pairs: ArrayBuffer, name: ArrayBuffer): i32 {
-  const total = pairs.byteLength;
-  if (total < 4) return 0;
-  const p = changetype<usize>(pairs);
-  const count = <i64>load<u32>(p);
-  if (count * 10 + 4 > <i64>total) return 0;
-  let data: i64 = 4 + count * 8;
   let found = 0;
-  for (let i: i64 = 0; i < count; i++) {
-    const kl = <i64>load<u32>(p + <usize>(4 + i * 8));
-    const vl = <i64>load<u32>(p + <usize>(8 + i * 8));
-    if (data + kl + vl + 2 > <i64>total) return 0;
-    if (rangeEquals(pairs, <i32>data, <i32>(data + kl), name)) found++;
-    data += kl + vl + 2;
-  }
-  return found;
+  it.reset(pairs);
+  while (it.next()) if (it.keyIs(name)) found++;
+  return it.malformed ? 0 : found;
 }

@@ -7,12 +7,8 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { router, req, routeOf, sent } from "./support.ts";
 import { APPS, received, laneSeen, wsgiEnviron } from "./apps.ts";
+import { GUARD, SIDECAR, PLAINTEXT, UNTRUSTED, TRUSTED } from "./spoofing-mesh.ts";
 
-const GUARD = { role: "guard", baggageKey: "lane", trustedCallers: ["spiffe://cluster.local/ns/edge/sa/*"] };
-const SIDECAR = { trustIncoming: true, routes: ["v1", "v2"], baggageKey: "lane", rules: [{ name: "beta", match: { headers: { "x-beta": { exact: "1" } } }, route: "v2" }], defaultRoute: "v1" };
-const PLAINTEXT = { source: "10.1.0.9:5000" };
-const UNTRUSTED = { source: "10.1.0.9:5000", mtls: true, peerUriSan: "spiffe://cluster.local/ns/attacker/sa/default" };
-const TRUSTED = { source: "10.1.0.7:5000", mtls: true, peerUriSan: "spiffe://cluster.local/ns/edge/sa/istio-ingressgateway" };
 
 type Headers = [string, string][];
 const CARRIERS: [string, Headers][] = [
