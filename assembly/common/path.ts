@@ -538,6 +538,7 @@ export class PathSpellings {
   // Buffer (slot << 2) | form holds structural spelling `slot` in that form; made on first use.
   private bufs: StaticArray<PathBuf | null> = new StaticArray<PathBuf | null>(MAX_SPELLINGS);
   private tmp: PathBuf = new PathBuf();
+  private tmp2: PathBuf = new PathBuf();
   // Spelling i is buffer bufOf[i], compared in form formOf[i].
   private bufOf: StaticArray<i32> = new StaticArray<i32>(MAX_SPELLINGS);
   private formOf: StaticArray<i32> = new StaticArray<i32>(MAX_SPELLINGS);
@@ -663,14 +664,16 @@ export class PathSpellings {
       }
     }
     if ((flags & F_PARAM) != 0) {
-      // Servlet containers strip `;…` from every segment and decode (finding 3).
+      // Servlet containers strip `;…` from every segment (on the undecoded path), then decode
+      // (finding 3; second review, finding 1: /v1/things%3Adelete;x is /v1/things:delete).
       const bs = this.slots << 2;
       const s = this.next();
+      servletPath(a, this.tmp);
       if (dots) {
-        servletPath(a, this.tmp);
-        resolve(this.tmp, s);
+        decodeForm(this.tmp, this.tmp2);
+        resolve(this.tmp2, s);
       } else {
-        servletPath(a, s);
+        decodeForm(this.tmp, s);
       }
       this.add(bs, FORM_DECODED);
     }

@@ -255,6 +255,16 @@ describe("review finding 4: percent-encoded reserved characters (decoded reading
     // As in Istio: an ALLOW written with the raw character does not match the encoded request as delivered.
     assert.equal(base([{ name: "colon", action: "ALLOW", to: { paths: ["/v1/things:get"] } }], "/v1/things%3Aget"), "deny -");
   });
+  it("an escape and a path parameter together: the servlet reading is decoded too (second review, finding 1)", () => {
+    // Tomcat cuts `;…` on the undecoded path, then decodes: /v1/things%3Adelete;x is /v1/things:delete.
+    const del = [{ name: "no-delete", action: "DENY", to: { paths: ["/v1/things:delete", "/users/@me"] } }];
+    for (const path of ["/v1/things%3Adelete;x", "/v1/things%3adelete;jsessionid=1", "/users/%40me;x", "/v1;x/things%3Adelete"]) {
+      assert.equal(base(del, path), "deny no-delete", path);
+    }
+    const allButDelete = [{ name: "all-but-delete", action: "ALLOW", to: { notPaths: ["/v1/things:delete"] } }];
+    assert.equal(base(allButDelete, "/v1/things%3Adelete;x"), "deny -");
+    assert.equal(base(allButDelete, "/v1/things%3Aget;x"), "allow all-but-delete");
+  });
   it("DENY notPaths: everything but *A.json is denied, /r/x%3A.json too", () => {
     const rules = [{ name: "only-json", action: "DENY", to: { notPaths: ["*A.json"] } }];
     assert.equal(base(rules, "/r/DATA.json"), "allow -");
@@ -362,7 +372,7 @@ const ORACLE: [string, unknown[], (p: string) => boolean][] = [
 ];
 
 describe("nothing the filter allows is read differently by the application", () => {
-  const SEGMENTS = ["", ".", "..", "%2e%2e", "..;", ";x", "public", "admin", "ADMIN", "admin;x", "a%3Ab", "a"];
+  const SEGMENTS = ["", ".", "..", "%2e%2e", "..;", ";x", "public", "admin", "ADMIN", "admin;x", "a%3Ab", "a%3Ab;x", "a"];
   const corpus: string[] = [];
   for (const a of SEGMENTS) for (const b of SEGMENTS) for (const c of SEGMENTS) corpus.push(`/${a}/${b}/${c}`);
   for (const level of ["BASE", "MERGE_SLASHES", "NONE"] as PathNormalization[]) {
