@@ -8,7 +8,7 @@
 //   one, exactly as Envoy's matchers do for a missing attribute.
 
 import { Policy, Rule, Action, HeaderCondition } from "./config";
-import { Pattern, anyMatches } from "./pattern";
+import { Pattern, anyMatches, forgetSegments } from "./pattern";
 import { Bitset } from "./candidates";
 import { Identity } from "./identity";
 import { PathSpellings } from "../common/path";
@@ -285,6 +285,7 @@ export class Evaluator {
   evaluate(req: RequestAttrs, out: Decision): void {
     out.reset();
     this.evaluated = 0;
+    forgetSegments(); // req.path may be a reused buffer with new bytes
     const p = this.policy;
     const rules = p.rules;
     if (rules.length == 0) return;

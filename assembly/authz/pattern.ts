@@ -92,12 +92,19 @@ export class Pattern {
   }
 
   // Templates are validated so that every `{*}`/`{**}` is a whole segment and `{**}` comes
-  // last; so matching is a left-to-right walk without backtracking.
+  // last; so matching is a left-to-right walk without backtracking. A path's segment is read
+  // once however many templates reach it (segmentEnd), and a template that ends with a literal is
+  // checked at the end first: n templates over one long segment cost n + its length, not n times
+  // its length (second review, finding 2).
   private matchTemplate(buf: ArrayBuffer, start: i32, end: i32): bool {
     if (start < 0 || end > buf.byteLength || start > end) return false;
-    const p = changetype<usize>(buf);
-    let pos = start;
     const parts = this.partKinds.length;
+    if (parts > 1 && unchecked(this.partKinds[parts - 1]) == TemplatePart.Literal) {
+      const tail = unchecked(this.literals[parts - 1]);
+      const n = tail.byteLength;
+      if (end - start < n || !rangeEquals(buf, end - n, end, tail)) return false;
+    }
+    let pos = start;
     for (let i = 0; i < parts; i++) {
       const k = unchecked(this.partKinds[i]);
       if (k == TemplatePart.Literal) {
@@ -108,7 +115,7 @@ export class Pattern {
       } else if (k == TemplatePart.Segment) {
         // One non-empty segment: up to the next '/' or the end.
         const segStart = pos;
-        while (pos < end && load<u8>(p + <usize>pos) != 0x2f) pos++;
+        pos = segmentEnd(buf, pos, end);
         if (pos == segStart) return false;
       } else {
         // `{**}`: everything that is left, including '/', possibly nothing.
@@ -117,6 +124,44 @@ export class Pattern {
     }
     return pos == end;
   }
+}
+
+// Where the segment that starts at a position of the path being matched ends. A direct-mapped
+// memo of the path's segments, valid for one buffer and end until forgetSegments() (the engine
+// calls it before every evaluation: a reused buffer may hold another path of the same length).
+const SEG_SLOTS: i32 = 64;
+const segPos = new StaticArray<i32>(SEG_SLOTS);
+const segEnds = new StaticArray<i32>(SEG_SLOTS);
+const segStamp = new StaticArray<u32>(SEG_SLOTS);
+let segEpoch: u32 = 1;
+let segBuf: usize = 0;
+let segLimit: i32 = -1;
+
+/** Forgets the segments read so far: the next template match reads its path afresh. */
+export function forgetSegments(): void {
+  segEpoch++;
+  if (segEpoch == 0) {
+    // Wrapped: no stamp may look current.
+    for (let i = 0; i < SEG_SLOTS; i++) unchecked((segStamp[i] = 0));
+    segEpoch = 1;
+  }
+}
+
+function segmentEnd(buf: ArrayBuffer, pos: i32, end: i32): i32 {
+  const p = changetype<usize>(buf);
+  if (p != segBuf || end != segLimit) {
+    forgetSegments();
+    segBuf = p;
+    segLimit = end;
+  }
+  const h = <i32>((<u32>pos * 0x9e3779b1) >> 26); // 64 slots
+  if (unchecked(segStamp[h]) == segEpoch && unchecked(segPos[h]) == pos) return unchecked(segEnds[h]);
+  let q = pos;
+  while (q < end && load<u8>(p + <usize>q) != 0x2f) q++;
+  unchecked((segStamp[h] = segEpoch));
+  unchecked((segPos[h] = pos));
+  unchecked((segEnds[h] = q));
+  return q;
 }
 
 /**
