@@ -1,7 +1,7 @@
 // Configuration: parse, validate (every problem reported with its field path and rule name) and
 // compile into an immutable Policy with candidate indexes. Config time only; allocates freely.
 
-import { isToken } from "../common/tokens";
+import { isToken, lowerAsciiString, upperAsciiString } from "../common/tokens";
 import { ConfigReader, JsonValue, JsonKind, parseJson, jsonQuote, fieldPath, indexPath } from "../common/json";
 import { PathNormalizer, PathError, PathNormalization, parsePathNormalization, pathErrorText, pathForm, FORM_DECODED, FORM_FOLDED, PATH_FORMS } from "../common/path";
 import { Pattern, PatternKind, TemplatePart, compileTemplate } from "./pattern";
@@ -403,7 +403,7 @@ class Compiler {
         return null;
       }
       if (pk == PatternKind.Exact) {
-        const upper = lit.toUpperCase();
+        const upper = upperAsciiString(lit);
         if (upper != lit && STANDARD_METHODS.includes(upper)) {
           r.error(path, jsonQuote(s) + ": methods are case-sensitive and requests carry " + jsonQuote(upper));
           return null;
@@ -717,7 +717,7 @@ function headerNameOf(key: string): string {
   // Pseudo-headers (`:authority`) are allowed; the rest must be a token.
   const bare = name.startsWith(":") ? name.substring(1) : name;
   if (!isToken(bare)) return "";
-  return name.toLowerCase();
+  return lowerAsciiString(name);
 }
 
 

@@ -32,11 +32,22 @@ export function isHeaderName(s: string, allowPseudo: bool): bool {
 
 /** ASCII lower-case copy (header names); one copy, linear however long the name. */
 export function lowerAsciiString(s: string): string {
+  return asciiCase(s, false);
+}
+
+/** ASCII upper-case copy (method tokens). */
+export function upperAsciiString(s: string): string {
+  return asciiCase(s, true);
+}
+
+// String#toLowerCase/toUpperCase would bring Unicode's case tables into the module for values
+// that are ASCII tokens anyway.
+function asciiCase(s: string, upper: bool): string {
+  const lo: u32 = upper ? 0x61 : 0x41;
   const n = s.length;
   let first = -1;
   for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) {
+    if (<u32>s.charCodeAt(i) - lo < 26) {
       first = i;
       break;
     }
@@ -47,8 +58,8 @@ export function lowerAsciiString(s: string): string {
   const o = changetype<usize>(out);
   memory.copy(o, changetype<usize>(s), bytes);
   for (let i = first; i < n; i++) {
-    const c = load<u16>(o + (<usize>i << 1));
-    if (c >= 0x41 && c <= 0x5a) store<u16>(o + (<usize>i << 1), c | 0x20);
+    const c = <u32>load<u16>(o + (<usize>i << 1));
+    if (c - lo < 26) store<u16>(o + (<usize>i << 1), <u16>(c ^ 0x20));
   }
   return out;
 }

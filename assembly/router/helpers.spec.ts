@@ -1,4 +1,5 @@
 import { isRouteName, isRuleName, isHeaderName, isToken, lowerAsciiString } from "./tokens";
+import { upperAsciiString } from "../common/tokens";
 import { compileCallerPattern, anyCallerMatches, CallerPattern } from "./callers";
 import { MatchKind } from "../common/matchers";
 import { joinHeaderValues, countHeaderLines } from "./pairs";
@@ -42,6 +43,9 @@ describe("route and rule names", () => {
     expect(isHeaderName("x route", true)).toBe(false);
     expect(isToken("GET")).toBe(true);
     expect(lowerAsciiString("X-User-Group")).toBe("x-user-group");
+    expect(lowerAsciiString("x-[@Z]")).toBe("x-[@z]");
+    expect(upperAsciiString("get-{`a}")).toBe("GET-{`A}");
+    expect(upperAsciiString("PUT")).toBe("PUT");
   });
 });
 
