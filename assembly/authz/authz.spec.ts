@@ -117,6 +117,18 @@ describe("Trie", () => {
     expect(bits.next(6)).toBe(9);
     expect(bits.next(10)).toBe(-1);
   });
+  it("nextBelow stops at the word of its bound; a bit past the bound in that word is the caller's to drop", () => {
+    const bits = new Bitset(200);
+    bits.set(3);
+    bits.set(70);
+    bits.set(190);
+    expect(bits.nextBelow(0, 3)).toBe(3); // same word: found, >= to
+    expect(bits.nextBelow(4, 64)).toBe(-1);
+    expect(bits.nextBelow(4, 65)).toBe(70);
+    expect(bits.nextBelow(71, 128)).toBe(-1);
+    expect(bits.nextBelow(71, 200)).toBe(190);
+    expect(bits.nextBelow(-5, 1)).toBe(3);
+  });
 });
 
 function uri(v: string): string {

@@ -39,9 +39,13 @@ export class Bitset {
   }
   /** Lowest set bit >= from, or -1. */
   next(from: i32): i32 {
+    return this.nextBelow(from, this.words.length << 6);
+  }
+  /** Lowest set bit in [from, to), or -1: stops at `to`'s word, not at the end of the set. */
+  nextBelow(from: i32, to: i32): i32 {
     if (from < 0) from = 0;
     let w = from >> 6;
-    const n = this.words.length;
+    const n = min(this.words.length, (to + 63) >> 6);
     if (w >= n) return -1;
     let word = unchecked(this.words[w]) & (~(<u64>0) << <u64>(from & 63));
     while (true) {

@@ -230,11 +230,11 @@ export class Evaluator {
   /** First candidate rule in [from, to) that matches, or -1. */
   private firstMatch(req: RequestAttrs, from: i32, to: i32): i32 {
     const rules = this.policy.rules;
-    let i = this.candidates.next(from);
+    let i = this.candidates.nextBelow(from, to);
     while (i >= 0 && i < to) {
       this.evaluated++;
       if (ruleMatches(unchecked(rules[i]), req)) return i;
-      i = this.candidates.next(i + 1);
+      i = this.candidates.nextBelow(i + 1, to);
     }
     return -1;
   }

@@ -52,9 +52,9 @@ export class AuthzRoot extends RootContext {
   metrics: Metrics | null = null;
   // Per-VM scratch reused by every stream (a VM runs one callback at a time).
   attrs: RequestAttrs = new RequestAttrs();
+  headers: StreamHeaders = new StreamHeaders();
   decision: Decision = new Decision();
   spellings: PathSpellings = new PathSpellings();
-  headers: StreamHeaders = new StreamHeaders();
   // Where the host's values land (one request at a time per VM): no allocation per request.
   methodBuf: HostBuffer = new HostBuffer(16);
   pathBuf: HostBuffer = new HostBuffer(256);
@@ -84,6 +84,7 @@ export class AuthzRoot extends RootContext {
     this.lastIdBits = new Bitset(policy.rules.length);
     this.evaluator = new Evaluator(policy);
     this.headers.names = policy.headerNames;
+    this.attrs.headers = this.headers; // once: both are the root's, reset per request
     if (this.metrics == null) this.metrics = new Metrics();
     if (log_enabled(LogLevelValues.info)) {
       log(LogLevelValues.info, ROOT_ID + ": configured " + policy.rules.length.toString() + " rules (" +
@@ -266,7 +267,6 @@ class AuthzStream extends Context {
     const decision = root.decision;
     decision.reset();
     root.headers.reset();
-    req.headers = root.headers;
 
     req.method = policy.needsMethod ? get_header_map_value_into(HeaderMapTypeValues.RequestHeaders, METHOD, root.methodBuf) : null;
 
