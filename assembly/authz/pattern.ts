@@ -7,6 +7,7 @@
 
 import { rangeEquals, rangeEqualsAscii } from "../common/bytes";
 import { TrustDomains } from "../common/spiffe";
+import { MAX_PATH_BYTES } from "../common/path";
 
 export enum PatternKind {
   Exact = 0,
@@ -126,42 +127,68 @@ export class Pattern {
   }
 }
 
-// Where the segment that starts at a position of the path being matched ends. A direct-mapped
-// memo of the path's segments, valid for one buffer and end until forgetSegments() (the engine
-// calls it before every evaluation: a reused buffer may hold another path of the same length).
-const SEG_SLOTS: i32 = 64;
-const segPos = new StaticArray<i32>(SEG_SLOTS);
-const segEnds = new StaticArray<i32>(SEG_SLOTS);
-const segStamp = new StaticArray<u32>(SEG_SLOTS);
-let segEpoch: u32 = 1;
+// Where the segment that starts at a position of the path being matched ends. A `{*}` always
+// starts right after a '/' of the path (template literals before it end with '/'), so it covers one
+// whole segment. A short segment is simply read; a segment of SHORT bytes or more is looked up in
+// the list of the path's long segments, made in one pass the first time one is needed in an
+// evaluation (the engine calls forgetSegments() before each: a reused buffer may hold another
+// path of the same length). No lookup evicts another, so however many templates reach however
+// many long segments, each template reads at most SHORT bytes per `{*}`.
+const SHORT: i32 = 64;
+// A spelling is at most 3x the path (common/path.ts escapes raw bytes >= 0x80 as %XX).
+const MAX_LONG: i32 = (3 * MAX_PATH_BYTES) / SHORT + 1;
+const longStart = new StaticArray<i32>(MAX_LONG);
+const longEnd = new StaticArray<i32>(MAX_LONG);
+let longCount: i32 = -1; // -1: not listed yet in this evaluation
 let segBuf: usize = 0;
 let segLimit: i32 = -1;
 
-/** Forgets the segments read so far: the next template match reads its path afresh. */
+/** Forgets the path read so far: the next template match lists its segments afresh. */
 export function forgetSegments(): void {
-  segEpoch++;
-  if (segEpoch == 0) {
-    // Wrapped: no stamp may look current.
-    for (let i = 0; i < SEG_SLOTS; i++) unchecked((segStamp[i] = 0));
-    segEpoch = 1;
-  }
+  longCount = -1;
 }
 
 function segmentEnd(buf: ArrayBuffer, pos: i32, end: i32): i32 {
   const p = changetype<usize>(buf);
+  const lim = min(end, pos + SHORT);
+  let q = pos;
+  while (q < lim && load<u8>(p + <usize>q) != 0x2f) q++;
+  if (q < lim || q == end) return q;
   if (p != segBuf || end != segLimit) {
-    forgetSegments();
+    longCount = -1;
     segBuf = p;
     segLimit = end;
   }
-  const h = <i32>((<u32>pos * 0x9e3779b1) >> 26); // 64 slots
-  if (unchecked(segStamp[h]) == segEpoch && unchecked(segPos[h]) == pos) return unchecked(segEnds[h]);
-  let q = pos;
+  if (longCount < 0) listLongSegments(p, end);
+  // The long segment that starts at pos (binary search by start).
+  let lo = 0;
+  let hi = longCount;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const s = unchecked(longStart[mid]);
+    if (s == pos) return unchecked(longEnd[mid]);
+    if (s < pos) lo = mid + 1;
+    else hi = mid;
+  }
+  // pos is not where a segment starts (no template reaches there): read on.
   while (q < end && load<u8>(p + <usize>q) != 0x2f) q++;
-  unchecked((segStamp[h] = segEpoch));
-  unchecked((segPos[h] = pos));
-  unchecked((segEnds[h] = q));
   return q;
+}
+
+// Every segment of path[0, end) at least SHORT bytes long, as (start after its '/', end), in order.
+function listLongSegments(p: usize, end: i32): void {
+  let n = 0;
+  let start = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i < end && load<u8>(p + <usize>i) != 0x2f) continue;
+    if (i - start >= SHORT && n < MAX_LONG) {
+      unchecked((longStart[n] = start));
+      unchecked((longEnd[n] = i));
+      n++;
+    }
+    start = i + 1;
+  }
+  longCount = n;
 }
 
 /**
