@@ -141,6 +141,12 @@ export function canonicalizePath(s: string): string | null {
       out[len++] = s[next];
     }
     const p = lastInvalidPercent;
+    // DecodeEscaped's bounds check: the '%' may be one that a ".." since backed over ("/%/../%30"),
+    // with fewer than two characters after its position now.
+    if (p + 3 > len) {
+      if (appendNext) len = length;
+      return;
+    }
     const a = out[p + 1].charCodeAt(0), b = out[p + 2].charCodeAt(0);
     if (isHex(a) && isHex(b)) {
       if (!appendNext) out[len++] = out[p + 1];

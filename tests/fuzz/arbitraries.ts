@@ -161,8 +161,12 @@ export const xff: fc.Arbitrary<Header[]> = fc.array(fc.tuple(fc.constantFrom("x-
 
 // ---- generic headers -----------------------------------------------------------------------------
 
+// No pseudo-header names: a downstream codec refuses a header line named `:method` before any filter runs (HTTP/1
+// names are tokens; nghttp2 refuses a repeated or unknown pseudo-header), which the host does not model
+// (host/README.md). A request with a second `:method` was merged into "HEAD, …" and answered as no HEAD request is.
+// The request's own pseudo-headers (method, path, authority) are generated as hostile as any header.
 const KNOWN = ["x-user-id", "x-user-group", "user-agent", "cookie", "authorization", "x-api-key", "referer", "content-type", "x-env", "x-route", "baggage",
-  "traceparent", "b3", "x-request-id", "x-forwarded-client-cert", "x-forwarded-for", "location", "set-cookie", ":authority", ":method", ":path", "host", "te", "grpc-status"];
+  "traceparent", "b3", "x-request-id", "x-forwarded-client-cert", "x-forwarded-for", "location", "set-cookie", "host", "te", "grpc-status"];
 const headerName: fc.Arbitrary<Bytes> = fc.oneof(
   { arbitrary: fc.constantFrom(...KNOWN), weight: 6 },
   { arbitrary: fc.constantFrom(...KNOWN).map((k) => k.toUpperCase()), weight: 1 },

@@ -102,7 +102,9 @@ export async function runSuite(s: Suite, opts: { runs: number; seed: number; pat
 
 /** A failure as a developer needs it: the suite, the seed and path to replay, the shrunk input, the error. */
 export function describeFailure(s: Suite, d: fc.RunDetails<unknown>, runs: number): string {
-  const err = d.errorInstance instanceof Error ? d.errorInstance.message : String(d.errorInstance);
+  // An assertion says what was wrong; anything else (a TypeError in the test's own code) needs its stack.
+  const e = d.errorInstance;
+  const err = e instanceof Error ? (e.name === "AssertionError" ? e.message : (e.stack ?? e.message)) : String(e);
   return [
     `${s.name}: FAILED after ${d.numRuns} runs (${d.numShrinks} shrinks)`,
     `  replay: npm run fuzz -- --suite ${s.name} --runs ${runs} --seed ${d.seed} --path ${d.counterexamplePath}`,

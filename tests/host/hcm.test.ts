@@ -83,6 +83,11 @@ describe("path normalization (MeshConfig pathNormalization → HCM normalize_pat
     assert.equal(canonicalizePath("a/b/../c"), "/a/c");
     assert.equal(canonicalizePath(""), "/");
     assert.equal(canonicalizePath("/x/\u0000"), null);
+    // An invalid '%' that a ".." backed over: DecodeEscaped finds fewer than two characters after its old position
+    // and decodes nothing (found by the fuzz suite, where the host threw on it).
+    assert.equal(canonicalizePath("/%/../%30"), "/0");
+    assert.equal(canonicalizePath("/a%/../%30%30"), "/00");
+    assert.equal(canonicalizePath("/a/%%30%30"), "/a/%2500");
   });
 
   test("the filter sees the normalized path, the upstream gets it, and the default is Istio's BASE", async () => {
