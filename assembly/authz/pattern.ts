@@ -137,8 +137,9 @@ export class Pattern {
 const SHORT: i32 = 64;
 // A spelling is at most 3x the path (common/path.ts escapes raw bytes >= 0x80 as %XX).
 const MAX_LONG: i32 = (3 * MAX_PATH_BYTES) / SHORT + 1;
-const longStart = new StaticArray<i32>(MAX_LONG);
-const longEnd = new StaticArray<i32>(MAX_LONG);
+// Grown on demand (most VMs never see a long segment), up to MAX_LONG entries.
+let longStart = new StaticArray<i32>(0);
+let longEnd = new StaticArray<i32>(0);
 let longCount: i32 = -1; // -1: not listed yet in this evaluation
 let segBuf: usize = 0;
 let segLimit: i32 = -1;
@@ -177,11 +178,18 @@ function segmentEnd(buf: ArrayBuffer, pos: i32, end: i32): i32 {
 
 // Every segment of path[0, end) at least SHORT bytes long, as (start after its '/', end), in order.
 function listLongSegments(p: usize, end: i32): void {
+  // At most one long segment per SHORT + 1 bytes.
+  const room = min(MAX_LONG, end / (SHORT + 1) + 1);
+  if (longStart.length < room) {
+    const size = min(MAX_LONG, max(room, longStart.length << 1));
+    longStart = new StaticArray<i32>(size);
+    longEnd = new StaticArray<i32>(size);
+  }
   let n = 0;
   let start = 0;
   for (let i = 0; i <= end; i++) {
     if (i < end && load<u8>(p + <usize>i) != 0x2f) continue;
-    if (i - start >= SHORT && n < MAX_LONG) {
+    if (i - start >= SHORT && n < longStart.length) {
       unchecked((longStart[n] = start));
       unchecked((longEnd[n] = i));
       n++;
