@@ -134,12 +134,12 @@ export class Pattern {
 // evaluation (the engine calls forgetSegments() before each: a reused buffer may hold another
 // path of the same length). No lookup evicts another, so however many templates reach however
 // many long segments, each template reads at most SHORT bytes per `{*}`.
-const SHORT: i32 = 64;
+const SHORT: i32 = 256;
 // A spelling is at most 3x the path (common/path.ts escapes raw bytes >= 0x80 as %XX).
-const MAX_LONG: i32 = (3 * MAX_PATH_BYTES) / SHORT + 1;
-// Grown on demand (most VMs never see a long segment), up to MAX_LONG entries.
-let longStart = new StaticArray<i32>(0);
-let longEnd = new StaticArray<i32>(0);
+const MAX_LONG: i32 = (3 * MAX_PATH_BYTES) / (SHORT + 1) + 1;
+// Made once at its full size (6 KiB): growing on demand would allocate after warm-up.
+const longStart = new StaticArray<i32>(MAX_LONG);
+const longEnd = new StaticArray<i32>(MAX_LONG);
 let longCount: i32 = -1; // -1: not listed yet in this evaluation
 let segBuf: usize = 0;
 let segLimit: i32 = -1;
@@ -178,13 +178,6 @@ function segmentEnd(buf: ArrayBuffer, pos: i32, end: i32): i32 {
 
 // Every segment of path[0, end) at least SHORT bytes long, as (start after its '/', end), in order.
 function listLongSegments(p: usize, end: i32): void {
-  // At most one long segment per SHORT + 1 bytes.
-  const room = min(MAX_LONG, end / (SHORT + 1) + 1);
-  if (longStart.length < room) {
-    const size = min(MAX_LONG, max(room, longStart.length << 1));
-    longStart = new StaticArray<i32>(size);
-    longEnd = new StaticArray<i32>(size);
-  }
   let n = 0;
   let start = 0;
   for (let i = 0; i <= end; i++) {

@@ -2,7 +2,7 @@
 // their literal head, so every template starting `/api/` is a candidate for every `/api/…` path,
 // and each `{*}` walked the caller's segment: n templates on a 60 KB segment cost n times the
 // path, per spelling (1,000 `/{*}/{*}/xI/{*}` rules: ~320 ms per request on the host, several
-// seconds at a sidecar's 0.1 CPU, without credentials). Now a `{*}` reads at most 64 bytes and
+// seconds at a sidecar's 0.1 CPU, without credentials). Now a `{*}` reads at most 256 bytes and
 // finds a longer segment's end in a list of the path's long segments made once per evaluation, and
 // a template that ends with a literal is checked at its end first. This compares, in one process,
 // the same long path against templates and against exact rules of the same count (a complexity
