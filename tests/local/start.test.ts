@@ -8,9 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer, type Server } from "node:net";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
 import { REPO_ROOT } from "../../mesh/input.ts";
+import { sendTo } from "../e2e/backends.ts";
 
 const START = join(REPO_ROOT, "scripts/start.ts");
 const node = (args: string[]) => [process.execPath, ["--import", "tsx", START, ...args]] as const;
@@ -37,24 +36,8 @@ function start(args: string[]): Promise<Started> {
   });
 }
 
-interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string; app?: { path: string; headers: Record<string, string> } }
-function collect(resolve: (r: Reply) => void) {
-  return (res: import("node:http").IncomingMessage) => {
-    const chunks: Buffer[] = [];
-    res.on("data", (c: Buffer) => chunks.push(c));
-    res.on("end", () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      const r: Reply = { status: res.statusCode ?? 0, headers: res.headers, body };
-      try { r.app = JSON.parse(body); } catch { /* a local reply */ }
-      resolve(r);
-    });
-  };
-}
-const get = (url: string, headers: Record<string, string> = {}, method = "GET") =>
-  new Promise<Reply>((resolve, reject) => httpRequest(url, { method, headers, agent: false }, collect(resolve)).on("error", reject).end());
-const mtls = (port: number, path: string, dir: string, identity: string) =>
-  new Promise<Reply>((resolve, reject) => httpsRequest({ host: "127.0.0.1", port, path, servername: "localhost", agent: false,
-    ca: readFileSync(join(dir, "ca.crt")), cert: readFileSync(join(dir, `${identity}.crt`)), key: readFileSync(join(dir, `${identity}.key`)) }, collect(resolve)).on("error", reject).end());
+// Requests go through the scenario tests' client (tests/e2e/backends.ts), as a workload or a client sends them.
+const at = (s: Started, certDir: string) => ({ outbound: s.outbound, inboundPort: s.inbound, certDir });
 
 const canBind = (port: number) => new Promise<boolean>((resolve) => {
   const s = createServer().once("error", () => resolve(false)).listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
@@ -80,7 +63,7 @@ describe("npm start, as a user runs it (the child processes run side by side)", 
     assert.equal(printed().length, 0, "the examples' own requests are not printed");
 
     // Route: the caller's router decides v2 for a beta user; the outbound route re-selects on it.
-    const routed = await get(`${s.outbound}/api/orders/5`, { "x-user-group": "beta" });
+    const routed = await sendTo(at(s, certs), { via: "outbound", path: "/api/orders/5", headers: { "x-user-group": "beta" } });
     assert.equal(routed.status, 200, routed.body);
     assert.equal(routed.app!.headers["x-route"], "v2");
     assert.equal(routed.app!.headers["x-upstream-cluster"], "outbound|8080|v2|orders.orders.svc.cluster.local");
@@ -92,13 +75,13 @@ describe("npm start, as a user runs it (the child processes run side by side)", 
     assert.equal(h.traceparent?.split("-")[1], h["x-b3-traceid"]);
     assert.equal(routed.headers["x-trace-id"], h["x-b3-traceid"]);
     // mTLS straight to the callee with the caller's SVID: allowed, and the app sees the identity.
-    const direct = await mtls(s.inbound, "/api/orders/6", certs, "web.frontend");
+    const direct = await sendTo(at(s, certs), { via: "inbound", identity: "web.frontend", path: "/api/orders/6" });
     assert.equal(direct.status, 200, direct.body);
     assert.match(direct.app!.headers["x-forwarded-client-cert"], /;URI=spiffe:\/\/cluster\.local\/ns\/web\/sa\/frontend$/);
     // authz deny: the admin page, and a method the rule does not grant.
-    const admin = await get(`${s.outbound}/admin/users`);
+    const admin = await sendTo(at(s, certs), { via: "outbound", path: "/admin/users" });
     assert.deepEqual([admin.status, admin.body], [403, "RBAC: access denied"]);
-    assert.equal((await get(`${s.outbound}/api/orders/5`, {}, "DELETE")).status, 403);
+    assert.equal((await sendTo(at(s, certs), { via: "outbound", path: "/api/orders/5", method: "DELETE" })).status, 403);
 
     await until("four records printed", () => printed().length === 4);
     const [r1, r2, r3, r4] = printed();
@@ -125,7 +108,7 @@ describe("npm start, as a user runs it (the child processes run side by side)", 
     const s = await start(["--outbound-port", "0", "--inbound-port", "0", "--certs", certs, "--json", "--tracer", "none"]);
     t.after(() => s.child.kill("SIGKILL"));
     assert.match(s.out.join("\n"), /tracer none/);
-    await get(`${s.outbound}/api/orders/1?token=secret`);
+    await sendTo(at(s, certs), { via: "outbound", path: "/api/orders/1?token=secret" });
     await until("a JSON record", () => s.out.some((l) => l.startsWith("{")));
     const record = JSON.parse(s.out.find((l) => l.startsWith("{"))!);
     assert.equal(record.path, "/api/orders/1?token=[REDACTED]");
