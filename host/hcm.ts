@@ -7,7 +7,7 @@
 //   headers after all decoder filters (router/upstream_request.cc UpstreamRequest constructor).
 // Header values are binary strings (one char per byte), as everywhere in the host.
 import { randomBytes } from "node:crypto";
-import type { HeaderMap } from "./headers.ts";
+import { trimWs, type HeaderMap } from "./headers.ts";
 
 // ---- path normalization ----------------------------------------------------------------------------
 
@@ -316,14 +316,6 @@ export function addressIp(address: string): string | null {
   return a === null ? null : a.slice(0, a.lastIndexOf(":")).replace(/^\[|\]$/g, "");
 }
 
-const XFF_WS = " \t\f\v\n\r";
-function trimXff(s: string): string {
-  let a = 0, b = s.length;
-  while (a < b && XFF_WS.includes(s[a])) a++;
-  while (b > a && XFF_WS.includes(s[b - 1])) b--;
-  return s.slice(a, b);
-}
-
 /** Http::Utility::getLastAddressFromXFF: skip `numToSkip` entries from the right (split at ","), trim, parse. */
 export function lastAddressFromXff(h: HeaderMap, numToSkip: number): { address: string | null; single: boolean } {
   let xff = h.get("x-forwarded-for");
@@ -335,7 +327,7 @@ export function lastAddressFromXff(h: HeaderMap, numToSkip: number): { address: 
   }
   const c = xff.lastIndexOf(",");
   if (c >= 0 && c + 1 < xff.length) xff = xff.slice(c + 1);
-  const address = parseInternetAddress(trimXff(xff));
+  const address = parseInternetAddress(trimWs(xff));
   return { address, single: address !== null && c < 0 && numToSkip === 0 };
 }
 

@@ -292,9 +292,9 @@ export class HeaderMap {
 
 // ---- what the downstream/upstream codecs hand to the HCM ---------------------------------------------------------
 
-/** StringUtil::WhitespaceChars, trimmed by the HTTP/1 codec around every header value. */
+/** StringUtil::WhitespaceChars, trimmed by the HTTP/1 codec around every header value (and by getLastAddressFromXFF). */
 const WS = " \t\f\v\n\r";
-function trimWs(v: string): string {
+export function trimWs(v: string): string {
   let a = 0, b = v.length;
   while (a < b && WS.includes(v[a])) a++;
   while (b > a && WS.includes(v[b - 1])) b--;
