@@ -17,8 +17,9 @@
 // Request path: finding allocates nothing; removing allocates the names it removes (rare: only
 // when something was found).
 
-import { HeaderMapTypeValues, get_header_map_value, get_header_map_flat_pairs, remove_header_map_value, replace_header_map_value } from "@solo-io/proxy-runtime";
-import { lowerAscii, ListIter } from "../common/bytes";
+import { HeaderMapTypeValues, get_header_map_value_into, get_header_map_pairs_into, remove_header_map_value, replace_header_map_value } from "@solo-io/proxy-runtime";
+import { HostBuffer } from "@solo-io/proxy-runtime/assembly/host_buffer";
+import { lowerAscii, ListIter, sameHeaderNameByte } from "../common/bytes";
 import { MemberKey, memberKind, keyReadsAs, setBaggageMember } from "../common/baggage";
 import { joinHeaderValues } from "./pairs";
 import { PairsIter } from "../common/pairs";
@@ -33,13 +34,6 @@ const PAIRS = new PairsIter();
 /** Up to this many '-' or '_' in the route header, its other spellings are looked up one by one (2^n - 1 lookups). */
 const MAX_LOOKUP_SEPARATORS: i32 = 3;
 
-// @ts-ignore: decorator
-@inline
-function sameNameByte(a: u32, b: u32): bool {
-  if ((a == 0x5f || a == 0x2d) && (b == 0x5f || b == 0x2d)) return true;
-  return lowerAscii(a) == lowerAscii(b);
-}
-
 // buf[s, s + name.byteLength) spells `name` (case and '_'/'-' folded).
 function spellsAt(buf: ArrayBuffer, s: i32, e: i32, name: ArrayBuffer): bool {
   const n = name.byteLength;
@@ -47,7 +41,7 @@ function spellsAt(buf: ArrayBuffer, s: i32, e: i32, name: ArrayBuffer): bool {
   const p = changetype<usize>(buf) + <usize>s;
   const q = changetype<usize>(name);
   for (let i = 0; i < n; i++) {
-    if (!sameNameByte(<u32>load<u8>(p + <usize>i), <u32>load<u8>(q + <usize>i))) return false;
+    if (!sameHeaderNameByte(<u32>load<u8>(p + <usize>i), <u32>load<u8>(q + <usize>i))) return false;
   }
   return true;
 }
@@ -103,6 +97,9 @@ export class Lookalikes {
   private mask: u32 = 0;
   /** The serialized map the last scan read; null after a lookup. */
   private pairs: ArrayBuffer | null = null;
+  // Where looked-up values and a fetched map land: finding allocates nothing.
+  private valueBuf: HostBuffer = new HostBuffer(64);
+  private mapBuf: HostBuffer = new HostBuffer(1024);
 
   /** The route header's first byte, lower case (route headers are not empty). */
   private routeFirst: u32;
@@ -128,7 +125,7 @@ export class Lookalikes {
       let mask: u32 = 0;
       let count = 0;
       for (let i = 0; i < variants.length; i++) {
-        if (get_header_map_value(HeaderMapTypeValues.RequestHeaders, unchecked(variants[i])) != null) {
+        if (get_header_map_value_into(HeaderMapTypeValues.RequestHeaders, unchecked(variants[i]), this.valueBuf) != null) {
           mask |= 1 << <u32>i;
           count++;
         }
@@ -137,7 +134,7 @@ export class Lookalikes {
       this.count = count;
       return count;
     }
-    const map = pairs != null ? pairs : get_header_map_flat_pairs(HeaderMapTypeValues.RequestHeaders);
+    const map = pairs != null ? pairs : get_header_map_pairs_into(HeaderMapTypeValues.RequestHeaders, this.mapBuf);
     if (map == null) return 0;
     this.pairs = map;
     this.count = this.scan(map, false);
