@@ -21,15 +21,9 @@
 // Request path: scanning allocates nothing; rewriting allocates the new list once.
 
 import { isTchar } from "./tokens";
-import { trimOws, sliceStart, sliceEnd, rangeEquals, lowerAscii, ListIter } from "./bytes";
+import { trimOws, sliceStart, sliceEnd, rangeEquals, ListIter, isOws, hexDigitValue, sameHeaderNameByte } from "./bytes";
 
 const ITER = new ListIter();
-
-// @ts-ignore: decorator
-@inline
-function isOwsByte(c: u32): bool {
-  return c == 0x20 || c == 0x09;
-}
 
 // @ts-ignore: decorator
 @inline
@@ -45,11 +39,6 @@ function rawKeyEnd(buf: ArrayBuffer, start: i32, end: i32): i32 {
     if (c == 0x3d || c == 0x3b) return i;
   }
   return end;
-}
-
-/** End of the key a member buf[start, end) shows: before the first '=' or ';', OWS-trimmed. */
-export function memberKeyEnd(buf: ArrayBuffer, start: i32, end: i32): i32 {
-  return sliceEnd(trimOws(buf, start, rawKeyEnd(buf, start, end)));
 }
 
 /** How a member relates to a key (memberKind). */
@@ -98,21 +87,14 @@ const READ_FOLD: i32 = 4;
 let DEC_BYTE: u32 = 0;
 let DEC_POS: i32 = 0;
 
-function hexValue(c: u32): i32 {
-  if (c - 0x30 < 10) return <i32>(c - 0x30);
-  const l = c | 0x20;
-  if (l - 0x61 < 6) return <i32>(l - 0x61 + 10);
-  return -1;
-}
-
 // A '%' followed by two hex digits is an escape wherever it is (a '%' is never a hex digit, so it
 // cannot be inside another escape): decoding forwards and backwards splits a key into the same
 // units.
 function decodeAt(p: usize, i: i32, end: i32, mode: i32): void {
   const c = <u32>load<u8>(p + <usize>i);
   if (c == 0x25 && (mode & READ_DECODE) != 0 && i + 2 < end) {
-    const h = hexValue(<u32>load<u8>(p + <usize>(i + 1)));
-    const l = hexValue(<u32>load<u8>(p + <usize>(i + 2)));
+    const h = hexDigitValue(<u32>load<u8>(p + <usize>(i + 1)));
+    const l = hexDigitValue(<u32>load<u8>(p + <usize>(i + 2)));
     if (h >= 0 && l >= 0) {
       DEC_BYTE = <u32>((h << 4) | l);
       DEC_POS = i + 3;
@@ -125,8 +107,8 @@ function decodeAt(p: usize, i: i32, end: i32, mode: i32): void {
 
 function decodeBefore(p: usize, start: i32, j: i32, mode: i32): void {
   if ((mode & READ_DECODE) != 0 && j - 3 >= start && load<u8>(p + <usize>(j - 3)) == 0x25) {
-    const h = hexValue(<u32>load<u8>(p + <usize>(j - 2)));
-    const l = hexValue(<u32>load<u8>(p + <usize>(j - 1)));
+    const h = hexDigitValue(<u32>load<u8>(p + <usize>(j - 2)));
+    const l = hexDigitValue(<u32>load<u8>(p + <usize>(j - 1)));
     if (h >= 0 && l >= 0) {
       DEC_BYTE = <u32>((h << 4) | l);
       DEC_POS = j - 3;
@@ -189,10 +171,7 @@ function whitespaceBefore(p: usize, start: i32, j: i32, mode: i32): i32 {
 // @ts-ignore: decorator
 @inline
 function sameByte(a: u32, b: u32, fold: bool): bool {
-  if (a == b) return true;
-  if (!fold) return false;
-  if ((a == 0x5f || a == 0x2d) && (b == 0x5f || b == 0x2d)) return true;
-  return lowerAscii(a) == lowerAscii(b);
+  return a == b || (fold && sameHeaderNameByte(a, b));
 }
 
 // buf[start, end) read in `mode`, trimmed, equals key.
@@ -225,8 +204,8 @@ function readingEquals(p: usize, start: i32, end: i32, key: ArrayBuffer, mode: i
 
 // buf[start, end) of token characters and OWS only: OWS-trimmed, it equals key.
 function plainEquals(p: usize, start: i32, end: i32, key: ArrayBuffer, fold: bool): bool {
-  while (start < end && isOwsByte(<u32>load<u8>(p + <usize>start))) start++;
-  while (end > start && isOwsByte(<u32>load<u8>(p + <usize>(end - 1)))) end--;
+  while (start < end && isOws(<u32>load<u8>(p + <usize>start))) start++;
+  while (end > start && isOws(<u32>load<u8>(p + <usize>(end - 1)))) end--;
   const n = key.byteLength;
   if (end - start != n) return false;
   const k = changetype<usize>(key);
@@ -299,7 +278,7 @@ function token(p: usize, i: i32, end: i32): i32 {
 }
 
 function ows(p: usize, i: i32, end: i32): i32 {
-  while (i < end && isOwsByte(<u32>load<u8>(p + <usize>i))) i++;
+  while (i < end && isOws(<u32>load<u8>(p + <usize>i))) i++;
   return i;
 }
 

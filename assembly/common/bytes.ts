@@ -625,3 +625,14 @@ export function sliceToString(buf: ArrayBuffer, s: i64): string {
   if (s < 0) return "";
   return utf8Decode(buf, sliceStart(s), sliceEnd(s));
 }
+
+/**
+ * Two bytes of header names read alike by CGI/WSGI servers and the header-name readers of tracing
+ * SDKs: ASCII case-insensitively, with '_' as '-'.
+ */
+// @ts-ignore: decorator
+@inline
+export function sameHeaderNameByte(a: u32, b: u32): bool {
+  if ((a == 0x5f || a == 0x2d) && (b == 0x5f || b == 0x2d)) return true;
+  return lowerAscii(a) == lowerAscii(b);
+}
