@@ -247,8 +247,8 @@ export class StringIndex {
   exact: ByteMap = new ByteMap();
   prefix: Trie = new Trie(false);
   suffix: Trie = new Trie(true);
+  /** The trust domains of the Bundle* patterns filed here (set by the first one), else null. */
   bundle: TrustDomains | null = null;
-  bundled: bool = false;
 
   get empty(): bool {
     return this.exact.size == 0 && this.prefix.size == 0 && this.suffix.size == 0;
@@ -265,7 +265,7 @@ export class StringIndex {
     this.prefix.collect(buf, start, end, out);
     this.suffix.collect(buf, start, end, out);
     const bundle = this.bundle;
-    if (!this.bundled || bundle == null) return;
+    if (bundle == null) return; // no Bundle* pattern filed here
     if (start < 0 || end > buf.byteLength || end - start < 10 || !rangeEqualsAscii(buf, start, start + 9, "spiffe://")) return;
     const p = changetype<usize>(buf);
     let tdEnd = start + 9;

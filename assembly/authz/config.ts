@@ -194,7 +194,6 @@ class Compiler {
       this.bundleSet.add(this.bundle[i]);
       this.bundleAccepted.push(this.accepted.acceptsName(this.bundle[i]));
     }
-    policy.principalIndex.bundle = this.bundleDomains;
 
     const srcArr = r.optArray(root, "", "identitySources", false);
     if (srcArr != null) {
@@ -748,10 +747,10 @@ function fileUnder(index: StringIndex, list: StaticArray<Pattern>, rule: i32): v
     else if (p.kind == PatternKind.Suffix) index.suffix.add(p.lit, rule);
     else if (p.kind == PatternKind.BundleExact) {
       index.exact.add(key, rule);
-      index.bundled = true;
+      index.bundle = p.bundle;
     } else if (p.kind == PatternKind.BundlePrefix) {
       index.prefix.add(p.lit, rule);
-      index.bundled = true;
+      index.bundle = p.bundle;
     }
     else index.prefix.add(p.lit, rule); // Prefix, or a template's literal head
   }

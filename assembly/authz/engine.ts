@@ -83,12 +83,6 @@ export class Decision {
     this.rule = null;
     this.audit = null;
   }
-
-  copyFrom(d: Decision): void {
-    this.outcome = d.outcome;
-    this.rule = d.rule;
-    this.audit = d.audit;
-  }
 }
 
 function patternsMatch(list: StaticArray<Pattern>, buf: ArrayBuffer | null, start: i32, end: i32): bool {

@@ -83,7 +83,7 @@ export class AuthzRoot extends RootContext {
     this.lastSan.clear();
     this.lastIdBits = new Bitset(policy.rules.length);
     this.evaluator = new Evaluator(policy);
-    this.headers.names = policy.headerNames;
+    this.headers.setNames(policy.headerNames);
     this.attrs.headers = this.headers; // once: both are the root's, reset per request
     if (this.metrics == null) this.metrics = new Metrics();
     if (log_enabled(LogLevelValues.info)) {
@@ -118,11 +118,8 @@ class StreamHeaders extends HeaderSource {
   private slotRanges: Array<Array<i32>> = [];
   private slotJoined: Array<HostBuffer> = [];
 
-  get names(): StaticArray<ArrayBuffer> {
-    return this.names_;
-  }
-
-  set names(names: StaticArray<ArrayBuffer>) {
+  /** The `when` header names of a new policy, one slot each. */
+  setNames(names: StaticArray<ArrayBuffer>): void {
     this.names_ = names;
     const n = names.length;
     this.slotGen = new StaticArray<u32>(n);
@@ -279,9 +276,9 @@ class AuthzStream extends Context {
     req.pathLen = 0;
     if (rawPath != null) {
       const all = root.spellings;
-      let e = all.compute(rawPath, policy.pathNormalization);
-      // "evaluate": a path the declared level cannot have delivered gets every spelling.
-      if (e == PathError.NotNormalized && !policy.unsafePathDeny) e = all.compute(rawPath, PathNormalization.None);
+      // "evaluate": a path the declared level cannot have delivered gets every spelling, as under
+      // NONE. Only rules on paths read the spellings beyond the path as delivered.
+      const e = all.compute(rawPath, policy.unsafePathDeny ? policy.pathNormalization : PathNormalization.None, policy.needsPath);
       if (e == PathError.None) {
         spellings = all;
       } else if (policy.unsafePathDeny) {

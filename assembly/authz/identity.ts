@@ -4,10 +4,7 @@
 // acceptedTrustDomains lists them). Anything else means "unauthenticated"; there is no partial
 // identity.
 
-import { SpiffeId, TrustDomains, authenticatedSpiffeId, SPIFFE_MAX_BYTES } from "../common/spiffe";
-
-/** SPIFFE IDs are at most 2048 bytes (SPIFFE ID spec, "Maximum SPIFFE ID Length"). */
-export const MAX_SPIFFE_ID_BYTES: i32 = SPIFFE_MAX_BYTES;
+import { SpiffeId, TrustDomains, authenticatedSpiffeId } from "../common/spiffe";
 
 /** A verified identity: slices into `buf` (host bytes, not copied). */
 export class Identity {

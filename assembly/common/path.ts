@@ -622,8 +622,11 @@ export class PathSpellings {
     }
   }
 
-  /** Computes the structural spellings of `path` under `level`; on an error there are none. */
-  compute(path: ArrayBuffer, level: PathNormalization): PathError {
+  /**
+   * Checks `path` under `level` and computes its structural spellings (only the path as delivered
+   * when `all` is false); on an error there are none.
+   */
+  compute(path: ArrayBuffer, level: PathNormalization, all: bool = true): PathError {
     this.count = 0;
     this.slots = 0;
     this.expanded = false;
@@ -640,6 +643,7 @@ export class PathSpellings {
       if (level != PathNormalization.Base && (flags & F_DOUBLE_SLASH) != 0 && a.len != 2) return PathError.NotNormalized;
     }
     this.add(0, 0);
+    if (!all) return PathError.None;
     const dots = (flags & (F_DOT | F_BACKSLASH)) != 0;
     if (dots) {
       // NONE only: resolved, resolved then merged, merged, merged then resolved.
@@ -782,10 +786,6 @@ export class PathNormalizer {
 
   get length(): i32 {
     return this.m.len;
-  }
-
-  get buffer(): ArrayBuffer {
-    return this.m.buf;
   }
 
   toArrayBuffer(): ArrayBuffer {
