@@ -17,7 +17,7 @@ import {
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { JsonWriter } from "../common/json-writer";
 import { PairsIter } from "../common/pairs";
-import { bytesEqual, lowerAscii } from "../common/bytes";
+import { bytesEqual } from "../common/bytes";
 import { AccessLogConfig, CapturedHeader, compileConfig } from "./config";
 import {
   Scratch, MASK, hasQuery, redactPath, writeTimestamp, writeResponseFlags, readI64,
