@@ -82,6 +82,11 @@ export class Policy {
   /** Distinct lower-case header names used by `when` conditions. */
   headerNames: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(0);
   needsIdentity: bool = false;
+  /**
+   * Whether the caller presented a certificate without a URI SAN matters: Istio's `*` principal
+   * (any peer certificate) in a DENY/AUDIT rule's principals or an ALLOW rule's notPrincipals.
+   */
+  needsPeerCert: bool = false;
   needsPort: bool = false;
   needsMethod: bool = false;
   needsPath: bool = false;
@@ -703,6 +708,12 @@ function onlyPrincipalChars(s: string): bool {
   return true;
 }
 
+function hasAnyPattern(list: StaticArray<Pattern> | null): bool {
+  if (list == null) return false;
+  for (let i = 0; i < list.length; i++) if (list[i].kind == PatternKind.Any) return true;
+  return false;
+}
+
 function hasAnyKey(obj: JsonValue, keys: string[]): bool {
   for (let i = 0; i < keys.length; i++) if (obj.has(keys[i])) return true;
   return false;
@@ -829,6 +840,7 @@ function buildIndexes(policy: Policy, compiled: Rule[]): void {
   for (let i = 0; i < ordered.length; i++) {
     const rule = ordered[i];
     if (rule.principals != null || rule.notPrincipals != null || rule.namespaces != null || rule.notNamespaces != null) policy.needsIdentity = true;
+    if (hasAnyPattern(rule.action == Action.Allow ? rule.notPrincipals : rule.principals)) policy.needsPeerCert = true;
     if (rule.ports != null || rule.notPorts != null) policy.needsPort = true;
     if (rule.methods != null || rule.notMethods != null) policy.needsMethod = true;
     if (rule.paths != null || rule.notPaths != null) policy.needsPath = true;

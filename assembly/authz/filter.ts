@@ -328,7 +328,7 @@ class AuthzStream extends Context {
         const root = this.root;
         const san = get_property_into(PEER_URI_SAN, root.sanBuf);
         if (san == null) {
-          req.peerCert = peerPresentedCertificate(root.mtlsBuf);
+          req.peerCert = policy.needsPeerCert && peerPresentedCertificate(root.mtlsBuf);
           continue;
         }
         req.peerCert = true;
